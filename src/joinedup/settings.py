@@ -1,0 +1,55 @@
+"""The one settings object. Nothing else in JoinedUp reads the environment.
+
+Every value can be set by an environment variable prefixed ``JOINEDUP_`` (for example
+``JOINEDUP_DATABASE_URL``) or passed in directly, as tests do.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The directory file shipped with JoinedUp: a synthetic ICS modelled on Cornwall and the Isles of Scilly.
+DEFAULT_DIRECTORY = Path(__file__).parent / "directory" / "data" / "cornwall-and-isles-of-scilly.yaml"
+
+
+class Settings(BaseSettings):
+    """Where JoinedUp keeps its data and how it is served."""
+
+    model_config = SettingsConfigDict(env_prefix="JOINEDUP_", frozen=True)
+
+    var_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the embedded databases and generated data.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the operational store; a SQLite file under var_dir if unset. "
+        "PostgreSQL: postgresql+psycopg://user:password@host:port/database",
+    )
+    directory_file: Path = Field(
+        default=DEFAULT_DIRECTORY,
+        description="The ICS directory file (YAML): areas, partners, practices and services.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(default=8000, description="Port the web app listens on.")
+
+    @cached_property
+    def operational_url(self) -> str:
+        """The operational store's URL: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'joinedup.sqlite').resolve()}"
+
+    @property
+    def analytics_path(self) -> Path:
+        """The embedded DuckDB file for analytics."""
+        return self.var_dir / "analytics.duckdb"
+
+    @property
+    def synthetic_dir(self) -> Path:
+        """Where the demo writes its synthetic ICS (feeds and ground truth)."""
+        return self.var_dir / "synthetic"
