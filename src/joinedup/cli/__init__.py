@@ -1,0 +1,1 @@
+"""The ``joinedup`` command: thin faces over the parts (parse, call, format)."""

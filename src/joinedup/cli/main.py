@@ -1,0 +1,147 @@
+"""``joinedup``: generate a synthetic ICS, prepare the demo, serve the web app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from joinedup import __version__
+from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
+from joinedup.directory import DirectoryError, load_directory
+from joinedup.settings import Settings
+
+app = typer.Typer(
+    name="joinedup",
+    help="JoinedUp: the platform an Integrated Care System runs to join up care across its partners.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@contextmanager
+def people_progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar over people, on standard error so JSON output stays clean."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda done: progress.advance(task, done)
+
+
+@app.command()
+def version() -> None:
+    """Print JoinedUp's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write the synthetic ICS into (new or empty)."),
+    people: int = typer.Option(2_000, "--people", min=1, help="Number of residents."),
+    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and size give identical output."),
+    years: int = typer.Option(3, "--years", min=1, max=20, help="Years of activity, ending 31 March 2026."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes to generate with (output is the same)."),
+    directory_file: Path | None = typer.Option(
+        None, "--directory", help="ICS directory file (YAML); the shipped Cornwall one by default."
+    ),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Generate a synthetic ICS: its people and the feeds its partners send, plus ground truth."""
+    from joinedup.synthetic import generate_ics
+
+    settings = Settings()
+    try:
+        directory = load_directory(directory_file or settings.directory_file)
+    except DirectoryError as error:
+        raise fail(str(error)) from None
+    try:
+        with people_progress(people, "Generating people") as advance:
+            summary = generate_ics(
+                directory=directory,
+                people=people,
+                seed=seed,
+                years=years,
+                out=out,
+                workers=workers,
+                progress=advance,
+            )
+    except (FileExistsError, ValueError) as error:
+        raise fail(str(error)) from None
+    result = summary.to_dict()
+    if output is OutputFormat.json:
+        print_json(result)
+        return
+    print_table(
+        f"Synthetic ICS: {people:,} people, seed {seed}, {years} years → {out}",
+        ["feed", "records", "records/s"],
+        [
+            [feed, count, f"{result['records_per_second'].get(feed, 0):,.0f}"]
+            for feed, count in sorted(result["records"].items())
+        ],
+    )
+    typer.echo(f"{result['files']:,} files in {result['seconds']:.1f} s")
+
+
+@app.command()
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve the web app afterwards."),
+    people: int = typer.Option(20_000, "--people", min=100, help="Residents in the demo ICS."),
+    seed: int = typer.Option(2026, "--seed", help="Random seed of the demo ICS."),
+    port: int | None = typer.Option(None, "--port", help="Port to serve on (default 8000)."),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Prepare the demo on the embedded default (SQLite and DuckDB under ./var/) and serve it."""
+    from joinedup.demo import prepare_demo
+
+    settings = Settings() if port is None else Settings(port=port)
+    try:
+        with people_progress(people, "Preparing the demo ICS") as advance:
+            summary = prepare_demo(settings, people=people, seed=seed, progress=advance)
+    except DirectoryError as error:
+        raise fail(str(error)) from None
+    if output is OutputFormat.json:
+        print_json(summary.to_dict())
+    else:
+        print_table(
+            "Demo ICS ready",
+            ["what", "value"],
+            [[key.replace("_", " "), value] for key, value in summary.to_dict().items()],
+        )
+    if serve_after:
+        _serve(settings)
+
+
+@app.command()
+def serve(
+    port: int | None = typer.Option(None, "--port", help="Port (default 8000, or JOINEDUP_PORT)."),
+    host: str | None = typer.Option(None, "--host", help="Address (default 127.0.0.1)."),
+) -> None:
+    """Serve the web app and the API (http://127.0.0.1:8000 by default)."""
+    overrides: dict[str, object] = {}
+    if port is not None:
+        overrides["port"] = port
+    if host is not None:
+        overrides["host"] = host
+    _serve(Settings(**overrides))  # type: ignore[arg-type]
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from joinedup.api.app import create_app
+
+    errors.print(f"Serving JoinedUp at http://{settings.host}:{settings.port} (Ctrl+C to stop)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    app()

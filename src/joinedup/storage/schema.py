@@ -1,0 +1,17 @@
+"""The one SQLAlchemy ``MetaData`` every part declares its tables on.
+
+A naming convention gives constraints stable names, so migrations written on SQLite and
+PostgreSQL name them the same way.
+"""
+
+from sqlalchemy import MetaData
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)

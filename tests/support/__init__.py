@@ -1,0 +1,1 @@
+"""Test support code shared by every kind of test (not tests themselves)."""
