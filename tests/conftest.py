@@ -15,9 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.support.postgres import PostgresServer, find_bin_dir
 
 from joinedup.settings import Settings
-from tests.support.postgres import PostgresServer, find_bin_dir
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

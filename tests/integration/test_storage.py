@@ -5,8 +5,13 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from tests.support.directories import small_directory
 
-import joinedup.directory.tables  # noqa: F401  (declares its tables on the shared metadata)
+# Importing each part's tables declares them on the shared metadata.
+import joinedup.directory.tables
+import joinedup.feeds.tables
+import joinedup.identity.tables
+import joinedup.records.tables  # noqa: F401
 from joinedup.directory.store import (
     PopulationCount,
     read_directory,
@@ -16,7 +21,6 @@ from joinedup.directory.store import (
 )
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, metadata, migrate, session_factory
-from tests.support.directories import small_directory
 
 
 def test_migrations_create_exactly_the_declared_schema(settings: Settings) -> None:

@@ -31,22 +31,64 @@ def small_directory() -> Directory:
             PrimaryCareNetwork("U00002", "East PCN", "east"),
         ),
         organisations=(
-            Organisation("REF", "Royal Cornwall Hospitals NHS Trust", OrganisationKind.ACUTE_TRUST,
-                         synthetic=False, area="west", beds=750),
-            Organisation("L00001", "Morrab Surgery", OrganisationKind.GP_PRACTICE,
-                         area="west", place="Penzance", pcn="U00001"),
-            Organisation("L00002", "Hayle Surgery", OrganisationKind.GP_PRACTICE,
-                         area="west", place="Hayle", pcn="U00001"),
-            Organisation("L00003", "Liskeard Surgery", OrganisationKind.GP_PRACTICE,
-                         area="east", place="Liskeard", pcn="U00002"),
+            Organisation(
+                "REF",
+                "Royal Cornwall Hospitals NHS Trust",
+                OrganisationKind.ACUTE_TRUST,
+                synthetic=False,
+                area="west",
+                beds=750,
+            ),
+            Organisation(
+                "L00001",
+                "Morrab Surgery",
+                OrganisationKind.GP_PRACTICE,
+                area="west",
+                place="Penzance",
+                pcn="U00001",
+            ),
+            Organisation(
+                "L00002",
+                "Hayle Surgery",
+                OrganisationKind.GP_PRACTICE,
+                area="west",
+                place="Hayle",
+                pcn="U00001",
+            ),
+            Organisation(
+                "L00003",
+                "Liskeard Surgery",
+                OrganisationKind.GP_PRACTICE,
+                area="east",
+                place="Liskeard",
+                pcn="U00002",
+            ),
         ),
         services=(
-            Service("ucr-west", "Urgent community response (West)", "REF",
-                    "urgent_community_response", ("west",), 18, 120, "Adults at risk of admission",
-                    OpeningHours(sessions=tuple((d, time(8), time(20)) for d in
-                                                ("mon", "tue", "wed", "thu", "fri", "sat", "sun"))),
-                    Capacity(40, "contacts per day")),
-            Service("ed-rch", "Emergency department", "REF", "emergency_department",
-                    ("west", "east"), capacity=None),
+            Service(
+                "ucr-west",
+                "Urgent community response (West)",
+                "REF",
+                "urgent_community_response",
+                ("west",),
+                18,
+                120,
+                "Adults at risk of admission",
+                OpeningHours(
+                    sessions=tuple(
+                        (d, time(8), time(20))
+                        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                    )
+                ),
+                Capacity(40, "contacts per day"),
+            ),
+            Service(
+                "ed-rch",
+                "Emergency department",
+                "REF",
+                "emergency_department",
+                ("west", "east"),
+                capacity=None,
+            ),
         ),
     )

@@ -1,0 +1,179 @@
+"""The person index: source records, persons, and the links between them.
+
+On arrival a source record is linked at once by exact NHS number when its date of birth
+agrees; otherwise it starts as a person of its own until probabilistic linkage or a
+reviewer joins it to others. Links are never updated in place: a change closes the current
+link (``valid_to``) and opens a new one, so merges and unmerges keep their history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from joinedup.feeds.model import PersonDetails
+from joinedup.identity import tables
+
+_PERSON_NAMESPACE = uuid.UUID("7c1c1a5e-3f0e-4b53-9a44-6a8f0d1c2b7e")
+
+
+@dataclass(frozen=True)
+class Linked:
+    """The outcome of taking a source record into the index."""
+
+    source_record_id: int
+    person_key: str
+    method: str  # how the current link was made
+
+
+def person_key_for(partner: str, feed: str, local_id: str) -> str:
+    """The key of the person first known through this source record (stable across runs)."""
+    return "p-" + uuid.uuid5(_PERSON_NAMESPACE, f"{partner}|{feed}|{local_id}").hex[:20]
+
+
+def take_source_record(
+    session: Session, *, partner: str, feed: str, person: PersonDetails, at: datetime
+) -> Linked:
+    """Record (or update) ``person`` as held by ``partner``'s ``feed`` and link it to a person."""
+    t = tables.source_record
+    values = {
+        "nhs_number": person.nhs_number,
+        "given": person.given,
+        "family": person.family,
+        "birth_date": person.birth_date,
+        "sex": person.sex,
+        "postcode": person.postcode,
+        "address_line": person.address_line,
+        "death_date": person.death_date,
+        "updated_at": at,
+    }
+    existing = session.execute(
+        select(t.c.id).where(
+            t.c.partner == partner, t.c.feed == feed, t.c.local_id == person.local_id
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        session.execute(update(t).where(t.c.id == existing).values(**values))
+        current = current_link(session, existing)
+        if current is not None:
+            return Linked(existing, current[0], current[1])
+        source_id = existing
+    else:
+        source_id = session.execute(
+            insert(t).values(partner=partner, feed=feed, local_id=person.local_id, **values)
+        ).inserted_primary_key[0]
+
+    if person.nhs_number:
+        match = _person_with_nhs_number(session, person.nhs_number, person.birth_date)
+        if match is not None:
+            _open_link(session, source_id, match, "nhs_number", None, "same NHS number", at)
+            return Linked(source_id, match, "nhs_number")
+    key = person_key_for(partner, feed, person.local_id)
+    _ensure_person(session, key, at)
+    _open_link(session, source_id, key, "new", None, "no existing person with this NHS number", at)
+    return Linked(source_id, key, "new")
+
+
+def current_link(session: Session, source_record_id: int) -> tuple[str, str] | None:
+    """The current (person key, method) of a source record, if it has one."""
+    row = session.execute(
+        select(tables.link.c.person_key, tables.link.c.method).where(
+            tables.link.c.source_record_id == source_record_id, tables.link.c.valid_to.is_(None)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def source_record_id(session: Session, *, partner: str, feed: str, local_id: str) -> int | None:
+    """The id of a source record, if the index holds it."""
+    t = tables.source_record
+    return session.execute(
+        select(t.c.id).where(t.c.partner == partner, t.c.feed == feed, t.c.local_id == local_id)
+    ).scalar_one_or_none()
+
+
+def relink(
+    session: Session,
+    source_record_id: int,
+    person_key: str,
+    *,
+    method: str,
+    reason: str,
+    at: datetime,
+    match_probability: float | None = None,
+) -> bool:
+    """Link a source record to ``person_key`` from ``at``, closing its current link.
+
+    Returns False (and changes nothing) when it is already linked there.
+    """
+    current = current_link(session, source_record_id)
+    if current is not None and current[0] == person_key:
+        return False
+    _ensure_person(session, person_key, at)
+    session.execute(
+        update(tables.link)
+        .where(tables.link.c.source_record_id == source_record_id, tables.link.c.valid_to.is_(None))
+        .values(valid_to=at)
+    )
+    _open_link(session, source_record_id, person_key, method, match_probability, reason, at)
+    return True
+
+
+def _person_with_nhs_number(
+    session: Session, nhs_number: str, birth_date: date | None
+) -> str | None:
+    """The person currently linked to a source record with this NHS number and an agreeing DOB.
+
+    A different date of birth (other than day and month swapped, a common keying slip) means
+    the NHS number may be wrong, so the record is left for probabilistic linkage and review.
+    """
+    s, lk = tables.source_record, tables.link
+    rows = session.execute(
+        select(lk.c.person_key, s.c.birth_date)
+        .join(lk, lk.c.source_record_id == s.c.id)
+        .where(s.c.nhs_number == nhs_number, lk.c.valid_to.is_(None))
+        .order_by(lk.c.id)
+    ).all()
+    for person_key, known_birth_date in rows:
+        if _birth_dates_agree(birth_date, known_birth_date):
+            return str(person_key)
+    return None
+
+
+def _birth_dates_agree(a: date | None, b: date | None) -> bool:
+    if a is None or b is None or a == b:
+        return True
+    return a.year == b.year and a.month == b.day and a.day == b.month
+
+
+def _open_link(
+    session: Session,
+    source_record_id: int,
+    person_key: str,
+    method: str,
+    match_probability: float | None,
+    reason: str,
+    at: datetime,
+) -> None:
+    session.execute(
+        insert(tables.link).values(
+            source_record_id=source_record_id,
+            person_key=person_key,
+            method=method,
+            match_probability=match_probability,
+            reason=reason,
+            valid_from=at,
+        )
+    )
+
+
+def _ensure_person(session: Session, person_key: str, at: datetime) -> None:
+    exists = session.execute(
+        select(tables.person.c.person_key).where(tables.person.c.person_key == person_key)
+    ).first()
+    if exists is None:
+        session.execute(insert(tables.person).values(person_key=person_key, created_at=at))

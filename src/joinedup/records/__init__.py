@@ -1,0 +1,1 @@
+"""``records``: the shared care record: partners' FHIR resources with their provenance."""

@@ -1,0 +1,120 @@
+"""Storing partners' FHIR resources in the shared care record, with provenance.
+
+Ids are namespaced by sender: a resource's stored id is derived from (partner, feed, type,
+the sender's own id), so two partners' ``Encounter/1`` never collide and a re-sent resource
+lands on the same row (a new version only when its content changed). Relative references
+inside the resource are rewritten the same way, so they keep pointing at what the sender meant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from joinedup.records import tables
+
+_RESOURCE_NAMESPACE = uuid.UUID("0b6f7b0e-5d5e-4f57-8f4e-2f4b9c3c6a10")
+
+
+def stored_id(partner: str, feed: str, resource_type: str, sender_id: str) -> str:
+    """The id under which a sender's resource is kept (stable, unique per sender)."""
+    return str(uuid.uuid5(_RESOURCE_NAMESPACE, f"{partner}|{feed}|{resource_type}|{sender_id}"))
+
+
+def namespace_references(value: Any, partner: str, feed: str) -> Any:
+    """A copy of ``value`` with every relative ``Type/id`` reference rewritten to stored ids.
+
+    Absolute URLs, ``urn:`` references, conditional references (``Type?identifier=...``) and
+    contained (``#id``) references are left as they are.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "reference" and isinstance(item, str):
+                out[key] = _rewrite(item, partner, feed)
+            else:
+                out[key] = namespace_references(item, partner, feed)
+        return out
+    if isinstance(value, list):
+        return [namespace_references(item, partner, feed) for item in value]
+    return value
+
+
+def _rewrite(reference: str, partner: str, feed: str) -> str:
+    parts = reference.split("/")
+    if len(parts) != 2 or not parts[0][:1].isupper() or "?" in reference or ":" in reference:
+        return reference
+    resource_type, sender_id = parts
+    return f"{resource_type}/{stored_id(partner, feed, resource_type, sender_id)}"
+
+
+def store_resources(
+    session: Session,
+    resources: Iterable[dict[str, Any]],
+    *,
+    partner: str,
+    feed: str,
+    message_id: str,
+    received_at: datetime,
+    source_record_id: int | None,
+    patient_local_id: str | None,
+) -> int:
+    """Store a unit's resources; returns how many were new or changed.
+
+    The unit's Patient resource is kept under its person's local id, which is what the
+    other resources' ``Patient/<local id>`` references name.
+    """
+    changed = 0
+    t = tables.resource
+    for resource in resources:
+        resource_type = str(resource["resourceType"])
+        sender_id = (
+            patient_local_id
+            if resource_type == "Patient" and patient_local_id is not None
+            else str(resource.get("id") or _content_hash(resource))
+        )
+        rid = stored_id(partner, feed, resource_type, sender_id)
+        content = namespace_references(resource, partner, feed)
+        content["id"] = rid
+        digest = _content_hash(content)
+        row = session.execute(
+            select(t.c.version, t.c.sha256).where(t.c.resource_type == resource_type, t.c.id == rid)
+        ).first()
+        provenance = {
+            "source_record_id": source_record_id,
+            "partner": partner,
+            "feed": feed,
+            "message_id": message_id,
+            "received_at": received_at,
+            "sha256": digest,
+        }
+        if row is None:
+            content["meta"] = {**content.get("meta", {}), "versionId": "1"}
+            session.execute(
+                insert(t).values(
+                    resource_type=resource_type, id=rid, version=1, content=content, **provenance
+                )
+            )
+            changed += 1
+        elif row.sha256 != digest:
+            version = row.version + 1
+            content["meta"] = {**content.get("meta", {}), "versionId": str(version)}
+            session.execute(
+                update(t)
+                .where(t.c.resource_type == resource_type, t.c.id == rid)
+                .values(version=version, content=content, **provenance)
+            )
+            changed += 1
+    return changed
+
+
+def _content_hash(resource: dict[str, Any]) -> str:
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

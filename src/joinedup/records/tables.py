@@ -1,0 +1,27 @@
+"""The shared care record's resources, each with its provenance."""
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, Table
+
+from joinedup.storage.schema import metadata
+
+#: The latest version of every FHIR resource a partner sent, with where and when it came from.
+resource = Table(
+    "record_resource",
+    metadata,
+    Column("resource_type", String(60), primary_key=True),
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column(
+        "source_record_id",
+        Integer,
+        ForeignKey("identity_source_record.id"),
+        nullable=True,
+        index=True,
+    ),
+    Column("partner", String(10), nullable=False),
+    Column("feed", String(60), nullable=False),
+    Column("message_id", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", JSON, nullable=False),
+)
