@@ -90,5 +90,14 @@ def small_directory() -> Directory:
                 ("west", "east"),
                 capacity=None,
             ),
+            # Open to midnight: kept as time.max, which must survive the store's round trip.
+            Service(
+                "mh-crisis",
+                "Evening crisis line",
+                "REF",
+                "mental_health_crisis",
+                ("east",),
+                opening_hours=OpeningHours(sessions=(("fri", time(18), time.max),)),
+            ),
         ),
     )

@@ -168,12 +168,17 @@ class OpeningHours:
         """Opening hours in words, e.g. ``24 hours, 7 days`` or ``mon 08:00-20:00; ...``."""
         if self.all_hours:
             return "24 hours, 7 days"
-        return "; ".join(f"{d} {o:%H:%M}-{c:%H:%M}" for d, o, c in self.sessions) or "closed"
+        return "; ".join(f"{d} {o:%H:%M}-{_clock(c)}" for d, o, c in self.sessions) or "closed"
+
+
+def _clock(at: time) -> str:
+    # A session that runs to midnight closes at time.max; people write that as 24:00.
+    return "24:00" if at == time.max else f"{at:%H:%M}"
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """A service's capacity: an amount of a unit (``beds``, ``virtual beds``, ``contacts per day``...)."""
+    """A service's capacity: an amount of a unit (``beds``, ``virtual beds``, ``visits a day``)."""
 
     amount: int
     unit: str

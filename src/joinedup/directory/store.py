@@ -249,7 +249,8 @@ def _service_row(s: Service) -> dict[str, Any]:
         "opening_hours": {
             "all_hours": s.opening_hours.all_hours,
             "sessions": [
-                [day, opens.strftime("%H:%M"), closes.strftime("%H:%M")]
+                # isoformat keeps seconds, so a 24:00 close (kept as time.max) survives a round trip
+                [day, opens.isoformat(), closes.isoformat()]
                 for day, opens, closes in s.opening_hours.sessions
             ],
         },
