@@ -1,0 +1,71 @@
+"""The JoinedUp web application: pages on the NHS design system, the health check and the API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+
+import joinedup
+from joinedup.api.routes import health
+from joinedup.settings import Settings
+from joinedup.storage import make_engine, session_factory
+from joinedup.web import NHSUK_ASSETS_DIR, NHSUK_DIR, STATIC_DIR, pages
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+JoinedUp is the open-source platform an NHS Integrated Care System (ICS) runs to join up
+care across its partners: GP practices, trusts, councils and the voluntary sector.
+
+The home page (`/`) shows the ICS: its areas, partners, services and registered population.
+`/healthz` says whether the service can reach its operational store.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application for ``settings`` (read from the environment if not given).
+
+    The lifespan makes one database engine from the settings when the application starts
+    and disposes of it when it stops; routes reach it through :mod:`joinedup.api.deps`.
+    """
+    settings = settings if settings is not None else Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not (NHSUK_DIR / "nhsuk-frontend.min.css").is_file():
+            logger.warning(
+                "the NHS.UK frontend is not installed in %s: pages will be unstyled "
+                "(run `make frontend` or scripts/install-frontend.sh)",
+                NHSUK_DIR,
+            )
+        engine = make_engine(settings)
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="JoinedUp",
+        version=joinedup.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # The home page lists every partner and service: about 170 kB of HTML, 9 kB compressed.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The nhsuk-frontend stylesheet refers to its icons as /assets/images/...; the page
+    # template's favicons and manifest use the same path. It is absent until installed.
+    app.mount("/assets", StaticFiles(directory=NHSUK_ASSETS_DIR, check_dir=False), name="assets")
+
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    return app

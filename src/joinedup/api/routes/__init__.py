@@ -1,0 +1,1 @@
+"""HTTP routes, one module per part; :mod:`joinedup.api.app` includes their routers."""
