@@ -237,7 +237,8 @@ def _quarantine(
 ) -> UnitOutcome:
     with session.begin_nested():
         qid = session.execute(
-            insert(tables.quarantine).values(
+            insert(tables.quarantine)
+            .values(
                 partner=message.partner,
                 feed=message.feed,
                 format=message.format.value,
@@ -252,5 +253,6 @@ def _quarantine(
                 original=unit.original,
                 status="open",
             )
-        ).inserted_primary_key[0]
+            .returning(tables.quarantine.c.id)
+        ).scalar_one()
     return UnitOutcome(unit.label, unit.message_id, Outcome.REJECTED, tuple(issues), int(qid))

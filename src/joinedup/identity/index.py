@@ -64,8 +64,10 @@ def take_source_record(
         source_id = existing
     else:
         source_id = session.execute(
-            insert(t).values(partner=partner, feed=feed, local_id=person.local_id, **values)
-        ).inserted_primary_key[0]
+            insert(t)
+            .values(partner=partner, feed=feed, local_id=person.local_id, **values)
+            .returning(t.c.id)
+        ).scalar_one()
 
     if person.nhs_number:
         match = _person_with_nhs_number(session, person.nhs_number, person.birth_date)
