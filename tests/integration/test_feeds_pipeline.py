@@ -259,3 +259,29 @@ def test_a_merge_naming_an_unknown_identifier_is_refused(sessions: sessionmaker[
     outcome = take_units(sessions, message(), [merge])[0]
     assert outcome.outcome is Outcome.REJECTED and outcome.issues[0].location == "MRG-1"
     assert count(sessions, identity_tables.source_record) == 0
+
+
+def test_references_to_a_person_whose_local_id_is_a_system_and_value_resolve(
+    sessions: sessionmaker[Session],
+) -> None:
+    local = "http://hospital.example.org|6d2e-41"  # FHIR parsers give system|value local ids
+    unit = Unit(
+        label="message",
+        message_id="B1",
+        original=b"bundle",
+        person=person(local, None),
+        resources=(
+            {"resourceType": "Patient", "id": "6d2e"},
+            {"resourceType": "Encounter", "id": "e1", "subject": {"reference": f"Patient/{local}"}},
+        ),
+    )
+    take_units(sessions, message("L99001", "gp-fhir"), [unit])
+    with sessions() as session:
+        encounter = session.execute(
+            select(record_tables.resource.c.content).where(
+                record_tables.resource.c.resource_type == "Encounter"
+            )
+        ).scalar_one()
+    assert encounter["subject"]["reference"] == "Patient/" + stored_id(
+        "L99001", "gp-fhir", "Patient", local
+    )

@@ -28,26 +28,32 @@ def stored_id(partner: str, feed: str, resource_type: str, sender_id: str) -> st
     return str(uuid.uuid5(_RESOURCE_NAMESPACE, f"{partner}|{feed}|{resource_type}|{sender_id}"))
 
 
-def namespace_references(value: Any, partner: str, feed: str) -> Any:
+def namespace_references(
+    value: Any, partner: str, feed: str, patient_local_id: str | None = None
+) -> Any:
     """A copy of ``value`` with every relative ``Type/id`` reference rewritten to stored ids.
 
-    Absolute URLs, ``urn:`` references, conditional references (``Type?identifier=...``) and
-    contained (``#id``) references are left as they are.
+    ``Patient/<patient_local_id>`` (the parsers' name for the unit's person, whose local id
+    may be a ``system|value`` with slashes in it) is rewritten too. Absolute URLs, ``urn:``
+    references, conditional references (``Type?identifier=...``) and contained (``#id``)
+    references are left as they are.
     """
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             if key == "reference" and isinstance(item, str):
-                out[key] = _rewrite(item, partner, feed)
+                out[key] = _rewrite(item, partner, feed, patient_local_id)
             else:
-                out[key] = namespace_references(item, partner, feed)
+                out[key] = namespace_references(item, partner, feed, patient_local_id)
         return out
     if isinstance(value, list):
-        return [namespace_references(item, partner, feed) for item in value]
+        return [namespace_references(item, partner, feed, patient_local_id) for item in value]
     return value
 
 
-def _rewrite(reference: str, partner: str, feed: str) -> str:
+def _rewrite(reference: str, partner: str, feed: str, patient_local_id: str | None) -> str:
+    if patient_local_id is not None and reference == f"Patient/{patient_local_id}":
+        return f"Patient/{stored_id(partner, feed, 'Patient', patient_local_id)}"
     parts = reference.split("/")
     if len(parts) != 2 or not parts[0][:1].isupper() or "?" in reference or ":" in reference:
         return reference
@@ -81,7 +87,7 @@ def store_resources(
             else str(resource.get("id") or _content_hash(resource))
         )
         rid = stored_id(partner, feed, resource_type, sender_id)
-        content = namespace_references(resource, partner, feed)
+        content = namespace_references(resource, partner, feed, patient_local_id)
         content["id"] = rid
         digest = _content_hash(content)
         row = session.execute(
