@@ -67,7 +67,9 @@ def prepare_demo(
         "directory_sha256": hashlib.sha256(settings.directory_file.read_bytes()).hexdigest(),
     }
     marker = settings.var_dir / "demo.json"
-    generated = not (marker.is_file() and orjson.loads(marker.read_bytes()) == wanted and out.is_dir())
+    generated = not (
+        marker.is_file() and orjson.loads(marker.read_bytes()) == wanted and out.is_dir()
+    )
     if generated:
         marker.unlink(missing_ok=True)
         shutil.rmtree(out, ignore_errors=True)

@@ -77,7 +77,9 @@ class Person:
 
     def has(self, condition: str, on: date | None = None) -> bool:
         """Whether the person has ``condition`` (diagnosed by ``on``, if given)."""
-        return any(d.condition == condition and (on is None or d.onset <= on) for d in self.diagnoses)
+        return any(
+            d.condition == condition and (on is None or d.onset <= on) for d in self.diagnoses
+        )
 
     def address_on(self, day: date) -> Address:
         """The address the person lived at on ``day`` (the first one before they arrived)."""
