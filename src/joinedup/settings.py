@@ -13,7 +13,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The directory file shipped with JoinedUp: a synthetic ICS modelled on Cornwall and the Isles of Scilly.
-DEFAULT_DIRECTORY = Path(__file__).parent / "directory" / "data" / "cornwall-and-isles-of-scilly.yaml"
+DEFAULT_DIRECTORY = (
+    Path(__file__).parent / "directory" / "data" / "cornwall-and-isles-of-scilly.yaml"
+)
 
 
 class Settings(BaseSettings):
@@ -48,6 +50,11 @@ class Settings(BaseSettings):
     def analytics_path(self) -> Path:
         """The embedded DuckDB file for analytics."""
         return self.var_dir / "analytics.duckdb"
+
+    @property
+    def identity_model_path(self) -> Path:
+        """The trained linkage model (Splink's parameters as JSON)."""
+        return self.var_dir / "identity" / "linkage-model.json"
 
     @property
     def synthetic_dir(self) -> Path:

@@ -10,6 +10,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from joinedup import __version__
+from joinedup.cli.feeds import feeds_app, ingest
+from joinedup.cli.identity import identity_app
 from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
 from joinedup.directory import DirectoryError, load_directory
 from joinedup.settings import Settings
@@ -20,6 +22,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.command()(ingest)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(identity_app, name="identity")
 
 
 @contextmanager
@@ -45,11 +50,19 @@ def version() -> None:
 
 @app.command()
 def synth(
-    out: Path = typer.Option(..., "--out", help="Folder to write the synthetic ICS into (new or empty)."),
+    out: Path = typer.Option(
+        ..., "--out", help="Folder to write the synthetic ICS into (new or empty)."
+    ),
     people: int = typer.Option(2_000, "--people", min=1, help="Number of residents."),
-    seed: int = typer.Option(1, "--seed", help="Random seed: the same seed and size give identical output."),
-    years: int = typer.Option(3, "--years", min=1, max=20, help="Years of activity, ending 31 March 2026."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Processes to generate with (output is the same)."),
+    seed: int = typer.Option(
+        1, "--seed", help="Random seed: the same seed and size give identical output."
+    ),
+    years: int = typer.Option(
+        3, "--years", min=1, max=20, help="Years of activity, ending 31 March 2026."
+    ),
+    workers: int = typer.Option(
+        2, "--workers", min=1, help="Processes to generate with (output is the same)."
+    ),
     directory_file: Path | None = typer.Option(
         None, "--directory", help="ICS directory file (YAML); the shipped Cornwall one by default."
     ),
@@ -93,7 +106,9 @@ def synth(
 
 @app.command()
 def demo(
-    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve the web app afterwards."),
+    serve_after: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the web app afterwards."
+    ),
     people: int = typer.Option(20_000, "--people", min=100, help="Residents in the demo ICS."),
     seed: int = typer.Option(2026, "--seed", help="Random seed of the demo ICS."),
     port: int | None = typer.Option(None, "--port", help="Port to serve on (default 8000)."),

@@ -1,6 +1,7 @@
 """The person index's tables. Links are never overwritten: a change closes one and opens another."""
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     DateTime,
@@ -59,4 +60,22 @@ link = Table(
     Column("valid_to", DateTime(timezone=True), nullable=True),
     Index("ix_identity_link_current", "source_record_id", "valid_to"),
     Index("ix_identity_link_person", "person_key"),
+)
+
+#: Pairs of source records that linkage could not decide, and the decisions people made.
+review = Table(
+    "identity_review",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("left_id", Integer, ForeignKey("identity_source_record.id"), nullable=False),
+    Column("right_id", Integer, ForeignKey("identity_source_record.id"), nullable=False),
+    Column("reason", String(40), nullable=False),  # probable_match | nhs_number_conflict
+    Column("match_probability", Float, nullable=False),
+    Column("match_weight", Float, nullable=False),
+    Column("explanation", JSON, nullable=False),  # match weight per comparison
+    Column("status", String(20), nullable=False),  # open | link | not_link
+    Column("decided_by", String(100), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("left_id", "right_id", name="uq_identity_review_pair"),
 )

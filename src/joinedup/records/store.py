@@ -77,8 +77,8 @@ def store_resources(
     The unit's Patient resource is kept under its person's local id, which is what the
     other resources' ``Patient/<local id>`` references name.
     """
-    changed = 0
     t = tables.resource
+    prepared = []
     for resource in resources:
         resource_type = str(resource["resourceType"])
         sender_id = (
@@ -89,35 +89,55 @@ def store_resources(
         rid = stored_id(partner, feed, resource_type, sender_id)
         content = namespace_references(resource, partner, feed, patient_local_id)
         content["id"] = rid
-        digest = _content_hash(content)
-        row = session.execute(
-            select(t.c.version, t.c.sha256).where(t.c.resource_type == resource_type, t.c.id == rid)
-        ).first()
-        provenance = {
-            "source_record_id": source_record_id,
-            "partner": partner,
-            "feed": feed,
-            "message_id": message_id,
-            "received_at": received_at,
-            "sha256": digest,
-        }
-        if row is None:
-            content["meta"] = {**content.get("meta", {}), "versionId": "1"}
-            session.execute(
-                insert(t).values(
-                    resource_type=resource_type, id=rid, version=1, content=content, **provenance
-                )
+        prepared.append((resource_type, rid, content, _content_hash(content)))
+    if not prepared:
+        return 0
+    # One query for what is already stored, one insert for everything new.
+    existing = {
+        (row.resource_type, row.id): (row.version, row.sha256)
+        for row in session.execute(
+            # By id alone (ids are unique across types too): SQLite can't use an index for
+            # a list of (type, id) pairs, and scanning the table per unit made intake quadratic.
+            select(t.c.resource_type, t.c.id, t.c.version, t.c.sha256).where(
+                t.c.id.in_([rid for _, rid, _, _ in prepared])
             )
-            changed += 1
-        elif row.sha256 != digest:
-            version = row.version + 1
+        )
+    }
+    provenance = {
+        "source_record_id": source_record_id,
+        "partner": partner,
+        "feed": feed,
+        "message_id": message_id,
+        "received_at": received_at,
+    }
+    new_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    changed = 0
+    for resource_type, rid, content, digest in prepared:
+        known = existing.get((resource_type, rid))
+        if known is None:
+            content["meta"] = {**content.get("meta", {}), "versionId": "1"}
+            # The same resource twice in one unit: the last one wins, stored once.
+            new_rows[(resource_type, rid)] = {
+                "resource_type": resource_type,
+                "id": rid,
+                "version": 1,
+                "content": content,
+                "sha256": digest,
+                **provenance,
+            }
+        elif known[1] != digest:
+            version = known[0] + 1
             content["meta"] = {**content.get("meta", {}), "versionId": str(version)}
             session.execute(
                 update(t)
                 .where(t.c.resource_type == resource_type, t.c.id == rid)
-                .values(version=version, content=content, **provenance)
+                .values(version=version, content=content, sha256=digest, **provenance)
             )
+            existing[(resource_type, rid)] = (version, digest)
             changed += 1
+    if new_rows:
+        session.execute(insert(t), list(new_rows.values()))
+        changed += len(new_rows)
     return changed
 
 

@@ -9,7 +9,7 @@ resource = Table(
     "record_resource",
     metadata,
     Column("resource_type", String(60), primary_key=True),
-    Column("id", String(64), primary_key=True),
+    Column("id", String(64), primary_key=True, index=True),
     Column("version", Integer, nullable=False),
     Column(
         "source_record_id",

@@ -117,6 +117,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_record_resource_source_record_id"), "record_resource", ["source_record_id"]
     )
+    op.create_index(op.f("ix_record_resource_id"), "record_resource", ["id"])
 
 
 def downgrade() -> None:
