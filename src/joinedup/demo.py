@@ -1,7 +1,10 @@
-"""The demo: a synthetic ICS generated, loaded into the operational store, ready to serve.
+"""The demo: a synthetic ICS generated, taken in through the feeds pipeline, linked, ready to serve.
 
-Generation is skipped when ``var/`` already holds a synthetic ICS made with the same
-directory file, size, seed and period, so a second ``make demo`` starts in seconds.
+The demo drives the same pipeline real partners' data would take: every synthetic feed is
+ingested (validated, quarantined where bad), the person index is linked with Splink, and
+the directory and registered population are loaded for the home page. When ``var/``
+already holds a demo made with the same directory file, size, seed and period, all of that
+is skipped, so a second ``make demo`` starts in seconds.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,9 @@ import orjson
 
 from joinedup.directory import load_directory
 from joinedup.directory.store import read_population_csv, save_directory, save_registered_population
+from joinedup.feeds.config import feeds_file_for, load_feed_config
+from joinedup.feeds.intake import files_under, ingest_files
+from joinedup.identity.batch import run_linkage
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
@@ -28,6 +35,13 @@ DEMO_YEARS = 3
 
 POPULATION_FILE = Path("published") / "gp-registered-patients.csv"
 
+#: Starts a stage of work with a description and a total; returns how to report progress.
+Stage = Callable[[str, int], Callable[[int], None]]
+
+
+def _no_progress(_description: str, _total: int) -> Callable[[int], None]:
+    return lambda _done: None
+
 
 @dataclass(frozen=True)
 class DemoSummary:
@@ -36,13 +50,15 @@ class DemoSummary:
     people: int
     seed: int
     years: int
-    generated: bool  # False when an earlier identical synthetic ICS was reused
+    generated: bool  # False when an earlier identical demo was reused
     synthetic_dir: str
     database: str
     areas: int
     organisations: int
     services: int
     registered_patients: int
+    ingest: dict[str, Any] = field(default_factory=dict)
+    linkage: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data."""
@@ -55,38 +71,79 @@ def prepare_demo(
     people: int = DEMO_PEOPLE,
     seed: int = DEMO_SEED,
     years: int = DEMO_YEARS,
-    progress: Callable[[int], None] | None = None,
+    stage: Stage = _no_progress,
+    workers: int = 2,
 ) -> DemoSummary:
-    """Generate (or reuse) the synthetic ICS and load the directory and population into the store."""
+    """Generate, ingest and link a synthetic ICS (or reuse an identical one) and load the store."""
     directory = load_directory(settings.directory_file)
+    feeds_file = feeds_file_for(settings.directory_file)
+    config = load_feed_config(feeds_file)
     out = settings.synthetic_dir
     wanted = {
         "people": people,
         "seed": seed,
         "years": years,
-        "directory_sha256": hashlib.sha256(settings.directory_file.read_bytes()).hexdigest(),
+        "directory_sha256": _sha256(settings.directory_file),
+        "feeds_sha256": _sha256(feeds_file),
+        "database": settings.operational_url,
     }
     marker = settings.var_dir / "demo.json"
-    generated = not (
-        marker.is_file() and orjson.loads(marker.read_bytes()) == wanted and out.is_dir()
-    )
+    previous = orjson.loads(marker.read_bytes()) if marker.is_file() else None
+    generated = previous != wanted or not out.is_dir()
     if generated:
         marker.unlink(missing_ok=True)
         shutil.rmtree(out, ignore_errors=True)
         out.parent.mkdir(parents=True, exist_ok=True)
+        if settings.database_url is None:
+            # The embedded store holds the old demo's records: start it afresh too.
+            for suffix in ("", "-wal", "-shm"):
+                (settings.var_dir / f"joinedup.sqlite{suffix}").unlink(missing_ok=True)
         generate_ics(
-            directory=directory, people=people, seed=seed, years=years, out=out, progress=progress
+            directory=directory,
+            people=people,
+            seed=seed,
+            years=years,
+            out=out,
+            workers=workers,
+            progress=stage("Generating the synthetic ICS (people)", people),
         )
-        marker.write_bytes(orjson.dumps(wanted))
 
     counts = read_population_csv(out / POPULATION_FILE)
     engine = make_engine(settings)
+    ingest: dict[str, Any] = {}
+    linkage: dict[str, Any] = {}
     try:
         migrate(engine)
-        with session_factory(engine)() as session:
+        sessions = session_factory(engine)
+        with sessions() as session:
             save_directory(session, directory)
             save_registered_population(session, counts)
             session.commit()
+        if generated:
+            files = files_under([out / "feeds"])
+            run = ingest_files(
+                sessions,
+                files,
+                config=config,
+                workers=workers,
+                progress=stage(
+                    "Taking in partner feeds (bytes)", sum(f.stat().st_size for f in files)
+                ),
+            )
+            ingest = {
+                **run.report.to_dict()["total"],
+                "files": run.files,
+                "unknown_files": len(run.unknown_files),
+            }
+            linked = stage("Linking the person index", 1)
+            linkage = run_linkage(
+                sessions,
+                model_path=settings.identity_model_path,
+                at=datetime.now(UTC),
+                retrain=True,
+            ).to_dict()
+            linked(1)
+            marker.write_bytes(orjson.dumps(wanted))
     finally:
         engine.dispose()
     return DemoSummary(
@@ -100,4 +157,10 @@ def prepare_demo(
         organisations=len(directory.organisations),
         services=len(directory.services),
         registered_patients=sum(c.count for c in counts),
+        ingest=ingest,
+        linkage=linkage,
     )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -28,18 +28,21 @@ app.add_typer(identity_app, name="identity")
 
 
 @contextmanager
-def people_progress(total: int, description: str) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar over people, on standard error so JSON output stays clean."""
+def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Rich progress bars on standard error (so JSON output stays clean), one per stage."""
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=errors,
-        transient=False,
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda done: progress.advance(task, done)
+
+        def stage(description: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda done: progress.advance(task, done)
+
+        yield stage
 
 
 @app.command()
@@ -77,7 +80,8 @@ def synth(
     except DirectoryError as error:
         raise fail(str(error)) from None
     try:
-        with people_progress(people, "Generating people") as advance:
+        with progress_bars() as stage:
+            advance = stage("Generating people", people)
             summary = generate_ics(
                 directory=directory,
                 people=people,
@@ -119,8 +123,8 @@ def demo(
 
     settings = Settings() if port is None else Settings(port=port)
     try:
-        with people_progress(people, "Preparing the demo ICS") as advance:
-            summary = prepare_demo(settings, people=people, seed=seed, progress=advance)
+        with progress_bars() as stage:
+            summary = prepare_demo(settings, people=people, seed=seed, stage=stage)
     except DirectoryError as error:
         raise fail(str(error)) from None
     if output is OutputFormat.json:
@@ -129,8 +133,21 @@ def demo(
         print_table(
             "Demo ICS ready",
             ["what", "value"],
-            [[key.replace("_", " "), value] for key, value in summary.to_dict().items()],
+            [
+                [key.replace("_", " "), value]
+                for key, value in summary.to_dict().items()
+                if not isinstance(value, dict)
+            ],
         )
+        if summary.ingest:
+            print_table(
+                "Feeds taken in", ["what", "count"], [[k, v] for k, v in summary.ingest.items()]
+            )
+            print_table(
+                "Person index",
+                ["what", "value"],
+                [[k.replace("_", " "), v] for k, v in summary.linkage.items()],
+            )
     if serve_after:
         _serve(settings)
 
