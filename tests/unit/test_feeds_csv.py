@@ -123,3 +123,12 @@ def test_redelivered_rows_get_the_same_message_ids() -> None:
 def test_arbitrary_bytes_never_raise(body: bytes) -> None:
     for unit in parse_csv(message(HEADER.encode() + body), MAPPING):
         assert unit.rejected or unit.person is not None
+
+
+def test_derived_values_follow_whether_a_column_is_filled() -> None:
+    mapping = {**MAPPING, "derived": {"state": {"if_present": "contact_start", "then": "finished",
+                                                "else": "planned"}}}
+    mapping["resources"] = [{"resourceType": "Encounter", "id": "{contact_id}", "status": "{state}"}]
+    rows = GOOD + "C2,L2,,Bob,Rowe,01/01/1960,M,PL14 3AA,\n"
+    units = parse_csv(message((HEADER + rows).encode()), mapping)
+    assert [u.resources[1]["status"] for u in units] == ["finished", "planned"]

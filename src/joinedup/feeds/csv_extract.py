@@ -10,6 +10,8 @@ The mapping lives in the feeds file (see ``docs/feeds-csv.md``)::
         nhs_number: {type: nhs_number}
         date_of_birth: {type: date, format: "%Y-%m-%d"}
         sex: {type: code, values: {M: male, F: female}}
+      derived:                          # values that depend on another column being filled
+        status: {if_present: end_date, then: finished, else: active}
       person: {local_id: client_id, nhs_number: nhs_number, given: forename, ...}
       resources:                        # FHIR templates; "{column}" is replaced by its value
         - {resourceType: Encounter, id: "{contact_id}", status: finished, ...}
@@ -140,6 +142,9 @@ def _row_unit(
             values[name] = _convert(raw[name].strip(), spec)
         except _BadValue as error:
             issues.append(Issue(IssueCode.VALUE, f"{where}, column {name}", str(error)))
+    for name, rule in mapping.get("derived", {}).items():
+        # A value that depends on whether another is present (e.g. a status from an end date).
+        values[name] = rule["then"] if values.get(rule["if_present"]) is not None else rule["else"]
     original = _row_text(header, row)
     row_id = str(values.get(mapping["id"]) or "")
     message_id = f"{row_id}@{hashlib.sha256(original).hexdigest()[:16]}"
