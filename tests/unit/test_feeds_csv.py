@@ -48,8 +48,14 @@ GOOD = "C1,L1,9434765919,Ann,Pascoe,04/03/1950,F,tr184ab,2025-07-01 09:30\n"
 
 
 def message(body: bytes) -> Message:
-    return Message("RJ8", "community-contacts", MessageFormat.CSV, body,
-                   datetime(2026, 1, 5, tzinfo=UTC), "contacts.csv")
+    return Message(
+        "RJ8",
+        "community-contacts",
+        MessageFormat.CSV,
+        body,
+        datetime(2026, 1, 5, tzinfo=UTC),
+        "contacts.csv",
+    )
 
 
 def test_a_good_row_becomes_a_patient_and_an_encounter() -> None:
@@ -58,8 +64,10 @@ def test_a_good_row_becomes_a_patient_and_an_encounter() -> None:
     assert unit.person is not None and unit.person.local_id == "L1"
     assert unit.person.postcode == "TR18 4AB" and unit.person.sex == "female"
     patient, encounter = unit.resources
-    assert patient["identifier"][1] == {"system": "https://fhir.nhs.uk/Id/nhs-number",
-                                        "value": "9434765919"}
+    assert patient["identifier"][1] == {
+        "system": "https://fhir.nhs.uk/Id/nhs-number",
+        "value": "9434765919",
+    }
     assert encounter["subject"] == {"reference": "Patient/L1"}
     # Local UK time in July is BST: the offset is kept.
     assert encounter["period"]["start"] == "2025-07-01T09:30:00+01:00"
@@ -78,10 +86,14 @@ def test_bad_values_are_named_by_row_and_column_and_neighbours_are_taken() -> No
     units = parse_csv(message((HEADER + GOOD + bad + GOOD.replace("C1", "C4")).encode()), MAPPING)
     assert [u.rejected for u in units] == [False, True, False]
     locations = {i.location for i in units[1].issues}
-    assert locations == {"row 3, column nhs_number", "row 3, column date_of_birth",
-                         "row 3, column sex"}
-    assert all("Nance" not in i.diagnostics and "9434765918" not in i.diagnostics
-               for i in units[1].issues)
+    assert locations == {
+        "row 3, column nhs_number",
+        "row 3, column date_of_birth",
+        "row 3, column sex",
+    }
+    assert all(
+        "Nance" not in i.diagnostics and "9434765918" not in i.diagnostics for i in units[1].issues
+    )
 
 
 def test_a_quarantined_row_can_be_replayed_on_its_own_once_fixed() -> None:
@@ -126,9 +138,15 @@ def test_arbitrary_bytes_never_raise(body: bytes) -> None:
 
 
 def test_derived_values_follow_whether_a_column_is_filled() -> None:
-    mapping = {**MAPPING, "derived": {"state": {"if_present": "contact_start", "then": "finished",
-                                                "else": "planned"}}}
-    mapping["resources"] = [{"resourceType": "Encounter", "id": "{contact_id}", "status": "{state}"}]
+    mapping = {
+        **MAPPING,
+        "derived": {
+            "state": {"if_present": "contact_start", "then": "finished", "else": "planned"}
+        },
+    }
+    mapping["resources"] = [
+        {"resourceType": "Encounter", "id": "{contact_id}", "status": "{state}"}
+    ]
     rows = GOOD + "C2,L2,,Bob,Rowe,01/01/1960,M,PL14 3AA,\n"
     units = parse_csv(message((HEADER + rows).encode()), mapping)
     assert [u.resources[1]["status"] for u in units] == ["finished", "planned"]
