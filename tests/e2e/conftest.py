@@ -86,14 +86,16 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+# open, which would stop later (asyncio) tests in the same run from starting their own.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     """Playwright's sync API for the run."""
     with sync_playwright() as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless; the tests skip when it is not installed."""
     if not CHROMIUM.exists():

@@ -14,7 +14,7 @@ import joinedup
 from joinedup.api.routes import health
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
-from joinedup.web import NHSUK_ASSETS_DIR, NHSUK_DIR, STATIC_DIR, pages
+from joinedup.web import NHSUK_ASSETS_DIR, NHSUK_DIR, STATIC_DIR, identity_pages, pages
 
 logger = logging.getLogger(__name__)
 
@@ -68,4 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(identity_pages.router)
     return app

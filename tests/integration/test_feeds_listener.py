@@ -1,0 +1,92 @@
+"""HL7 v2 over MLLP into the store: the ACK says what happened, and only after it is stored."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from joinedup.feeds import tables as feed_tables
+from joinedup.feeds.config import FeedSpec
+from joinedup.feeds.listener import serve_feed, take_hl7_message
+from joinedup.feeds.mllp import send_mllp
+from joinedup.feeds.model import MessageFormat
+from joinedup.records import tables as record_tables
+from joinedup.settings import Settings
+from joinedup.storage import make_engine, migrate, session_factory
+
+SPEC = FeedSpec("acute-adt", MessageFormat.HL7V2, ("acute-REF/adt/*.hl7",), partner="REF")
+AT = datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
+
+
+def adt(control_id: str, *, drop: str = "") -> bytes:
+    segments = [
+        f"MSH|^~\\&|PAS|REF|JOINEDUP|QT6|20250301101500||ADT^A01^ADT_A01|{control_id}|P|2.4",
+        "EVN|A01|20250301101500",
+        "PID|1||REF1^^^REF^MR~9434765919^^^NHS^NH||TESTER^ALEX||19450612|F",
+        "PV1|1|I|WARD1^^BED3^REF" + "|" * 16 + "V1" + "|" * 25 + "202503011010",
+    ]
+    return "\r".join(s for s in segments if not s.startswith(drop or "-")).encode() + b"\r"
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def msa_code(ack: bytes) -> str:
+    segment = next(s for s in ack.split(b"\r") if s.startswith(b"MSA|"))
+    return segment.decode().split("|")[1]
+
+
+def count(sessions: sessionmaker[Session], table: object) -> int:
+    with sessions() as session:
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_a_stored_message_is_acknowledged_and_a_resend_stored_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    assert msa_code(take_hl7_message(sessions, SPEC, adt("M1"), AT)) == "AA"
+    resources = count(sessions, record_tables.resource)
+    assert resources >= 2  # the Patient and the Encounter
+    assert msa_code(take_hl7_message(sessions, SPEC, adt("M1"), AT)) == "AA"
+    assert count(sessions, record_tables.resource) == resources
+
+
+def test_a_bad_message_gets_an_error_ack_and_is_quarantined(
+    sessions: sessionmaker[Session],
+) -> None:
+    ack = take_hl7_message(sessions, SPEC, adt("M2", drop="PID"), AT)
+    assert msa_code(ack) == "AE"
+    assert b"ERR|" in ack and b"PID" in ack
+    assert count(sessions, feed_tables.quarantine) == 1
+    assert count(sessions, record_tables.resource) == 0
+
+
+def test_the_listener_answers_over_mllp(sessions: sessionmaker[Session]) -> None:
+    async def scenario() -> list[bytes]:
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        server = asyncio.create_task(
+            serve_feed(
+                sessions, SPEC, host="127.0.0.1", port=0, clock=lambda: AT, ready=ready.set_result
+            )
+        )
+        port = await asyncio.wait_for(ready, 10)
+        try:
+            return await send_mllp("127.0.0.1", port, [adt("M3"), adt("M4", drop="PV1")])
+        finally:
+            server.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await server
+
+    acks = asyncio.run(scenario())
+    assert [msa_code(a) for a in acks] == ["AA", "AE"]
+    assert count(sessions, feed_tables.quarantine) == 1
