@@ -52,9 +52,12 @@ format: install-test
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-## bench: the full-scale benchmarks (slow; results go in BENCHMARKS.md by hand)
-bench: install
-	$(BIN)/python benchmarks/synth_full.py
+## bench: the benchmarks (slow, full scale; record results in BENCHMARKS.md with machine and date)
+bench: install-test
+	PYTHONPATH=. $(BIN)/python benchmarks/synth_full.py
+	PYTHONPATH=. $(BIN)/python benchmarks/fhir_ingest.py
+	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
+	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
 
 clean:
 	rm -rf var node_modules src/joinedup/web/static/nhsuk
