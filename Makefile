@@ -57,6 +57,7 @@ bench: install-test
 	PYTHONPATH=. $(BIN)/python benchmarks/synth_full.py
 	PYTHONPATH=. $(BIN)/python benchmarks/fhir_ingest.py
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
+	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 5000 --connections 1 8 --store
 	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
 
 clean:

@@ -1,10 +1,12 @@
 """MLLP throughput: ADT messages per second, each parsed, validated, mapped and ACKed.
 
-The listener runs in its own process (parse + ACK, as ``joinedup feeds listen`` does before
-storage); this process is the client, sending synthetic ADT messages over loopback on one or
-more connections, each waiting for its ACK before sending the next (as MLLP senders do).
+The listener runs in its own process; this process is the client, sending synthetic ADT
+messages over loopback on one or more connections, each waiting for its ACK before sending
+the next (as MLLP senders do). With ``--store`` the listener is ``joinedup feeds listen``'s
+own: every message is stored (or quarantined) in a fresh SQLite file before its ACK;
+without it, messages are only parsed, validated and ACKed.
 
-    .venv/bin/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
+    .venv/bin/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8 [--store]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import multiprocessing
 import random
 import statistics
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -74,11 +77,29 @@ async def parse_and_ack(message: bytes) -> bytes:
     return build_ack(message, ack_code(issues), issues)
 
 
-def run_server(ready: Connection, stop: Event) -> None:
-    """The listener process: serve until told to stop."""
+def run_server(ready: Connection, stop: Event, database: str | None) -> None:
+    """The listener process: serve until told to stop (storing into ``database`` if given)."""
+    handle = parse_and_ack
+    if database is not None:
+        from joinedup.feeds.config import FeedSpec
+        from joinedup.feeds.listener import take_hl7_message
+        from joinedup.settings import Settings
+        from joinedup.storage import make_engine, migrate, session_factory
+
+        engine = make_engine(Settings(database_url=database))
+        migrate(engine)
+        sessions = session_factory(engine)
+        spec = FeedSpec("acute-adt", MessageFormat.HL7V2, ("*.hl7",), partner="REF")
+
+        async def store_and_ack(message: bytes) -> bytes:
+            return await asyncio.to_thread(
+                take_hl7_message, sessions, spec, message, datetime.now(UTC)
+            )
+
+        handle = store_and_ack
 
     async def main() -> None:
-        server = await serve_mllp(HOST, 0, parse_and_ack)
+        server = await serve_mllp(HOST, 0, handle)
         ready.send(server.sockets[0].getsockname()[1])
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
         server.close()
@@ -115,19 +136,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--store", action="store_true", help="store each message before its ACK")
     args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory(prefix="joinedup-mllp-")
+    database = f"sqlite:///{scratch.name}/mllp.sqlite" if args.store else None
 
     messages = adt_messages(args.messages)
     size = sum(map(len, messages)) / len(messages)
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     stop = context.Event()
-    server = context.Process(target=run_server, args=(theirs, stop), daemon=True)
+    server = context.Process(target=run_server, args=(theirs, stop, database), daemon=True)
     server.start()
     try:
         port = ours.recv()
         print(
-            f"{args.messages:,} ADT messages, {size:,.0f} bytes on average, listener pid {server.pid}"
+            f"{args.messages:,} ADT messages, {size:,.0f} bytes on average, listener pid "
+            f"{server.pid}, {'stored in SQLite' if args.store else 'parsed and ACKed only'}"
         )
         for connections in args.connections:
             started = time.perf_counter()
@@ -143,6 +168,7 @@ def main() -> None:
     finally:
         stop.set()
         server.join(timeout=10)
+        scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -120,8 +121,15 @@ def ingest_files(
         return run
     context = multiprocessing.get_context("spawn")  # workers never inherit database handles
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for message, units in pool.map(_read_and_parse, jobs, chunksize=1):
-            take(message, units)
+        # A bounded window of files in flight: parsing can outpace storing, and parsed files
+        # waiting in memory would otherwise pile up (pool.map submits everything at once).
+        pending: deque[Future[tuple[Message, list[Unit]]]] = deque()
+        for job in jobs:
+            pending.append(pool.submit(_read_and_parse, job))
+            if len(pending) >= 2 * workers:
+                take(*pending.popleft().result())
+        while pending:
+            take(*pending.popleft().result())
     return run
 
 
