@@ -106,6 +106,8 @@ def parse_csv(message: Message, mapping: Mapping[str, Any]) -> list[Unit]:
                 )
             )
             continue
+        if not row:
+            continue  # a blank line (often the file's last) is no row
         units.append(_row_unit(message, mapping, columns, header, row, row_number, lines))
     return units
 
