@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import psycopg
-from tests.support.postgres import PostgresServer, find_bin_dir
 
 from joinedup.directory.loader import load_directory
 from joinedup.feeds.config import feeds_file_for, load_feed_config
@@ -26,6 +25,7 @@ from joinedup.feeds.intake import files_under, ingest_files
 from joinedup.settings import DEFAULT_DIRECTORY, Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
+from tests.support.postgres import PostgresServer, find_bin_dir
 
 
 def ingest_into(url: str, files: list[Path], workers: int, var: Path) -> dict[str, float]:

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from tests.support.postgres import PostgresServer, find_bin_dir
+from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.settings import Settings
+from joinedup.storage import make_engine, migrate, session_factory
+from tests.support.postgres import PostgresServer, find_bin_dir
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -59,6 +61,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for a test: its own var folder and its own database (SQLite or PostgreSQL)."""
     return Settings(var_dir=tmp_path / "var", database_url=database_url)
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's own migrated store (SQLite, then PostgreSQL)."""
+    engine = make_engine(settings)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from tests.support.directories import small_directory
 
 from joinedup.api.app import create_app
 from joinedup.directory.store import PopulationCount, save_directory, save_registered_population
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.web import NHSUK_DIR
+from tests.support.directories import small_directory
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

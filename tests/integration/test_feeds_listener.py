@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.feeds import tables as feed_tables
@@ -16,8 +14,7 @@ from joinedup.feeds.listener import serve_feed, take_hl7_message
 from joinedup.feeds.mllp import send_mllp
 from joinedup.feeds.model import MessageFormat
 from joinedup.records import tables as record_tables
-from joinedup.settings import Settings
-from joinedup.storage import make_engine, migrate, session_factory
+from tests.support.db import count_rows
 
 SPEC = FeedSpec("acute-adt", MessageFormat.HL7V2, ("acute-REF/adt/*.hl7",), partner="REF")
 AT = datetime(2026, 3, 1, 10, 15, tzinfo=UTC)
@@ -33,32 +30,19 @@ def adt(control_id: str, *, drop: str = "") -> bytes:
     return "\r".join(s for s in segments if not s.startswith(drop or "-")).encode() + b"\r"
 
 
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
 def msa_code(ack: bytes) -> str:
     segment = next(s for s in ack.split(b"\r") if s.startswith(b"MSA|"))
     return segment.decode().split("|")[1]
-
-
-def count(sessions: sessionmaker[Session], table: object) -> int:
-    with sessions() as session:
-        return int(session.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
 
 
 def test_a_stored_message_is_acknowledged_and_a_resend_stored_once(
     sessions: sessionmaker[Session],
 ) -> None:
     assert msa_code(take_hl7_message(sessions, SPEC, adt("M1"), AT)) == "AA"
-    resources = count(sessions, record_tables.resource)
+    resources = count_rows(sessions, record_tables.resource)
     assert resources >= 2  # the Patient and the Encounter
     assert msa_code(take_hl7_message(sessions, SPEC, adt("M1"), AT)) == "AA"
-    assert count(sessions, record_tables.resource) == resources
+    assert count_rows(sessions, record_tables.resource) == resources
 
 
 def test_a_bad_message_gets_an_error_ack_and_is_quarantined(
@@ -67,8 +51,8 @@ def test_a_bad_message_gets_an_error_ack_and_is_quarantined(
     ack = take_hl7_message(sessions, SPEC, adt("M2", drop="PID"), AT)
     assert msa_code(ack) == "AE"
     assert b"ERR|" in ack and b"PID" in ack
-    assert count(sessions, feed_tables.quarantine) == 1
-    assert count(sessions, record_tables.resource) == 0
+    assert count_rows(sessions, feed_tables.quarantine) == 1
+    assert count_rows(sessions, record_tables.resource) == 0
 
 
 def test_the_listener_answers_over_mllp(sessions: sessionmaker[Session]) -> None:
@@ -89,4 +73,4 @@ def test_the_listener_answers_over_mllp(sessions: sessionmaker[Session]) -> None
 
     acks = asyncio.run(scenario())
     assert [msa_code(a) for a in acks] == ["AA", "AE"]
-    assert count(sessions, feed_tables.quarantine) == 1
+    assert count_rows(sessions, feed_tables.quarantine) == 1

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.feeds import tables as feed_tables
@@ -15,18 +13,9 @@ from joinedup.feeds.pipeline import IngestReport, Outcome, take_units
 from joinedup.identity import tables as identity_tables
 from joinedup.records import tables as record_tables
 from joinedup.records.store import stored_id
-from joinedup.settings import Settings
-from joinedup.storage import make_engine, migrate, session_factory
+from tests.support.db import count_rows
 
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def message(partner: str = "REF", feed: str = "acute-adt") -> Message:
@@ -80,11 +69,6 @@ def admission(
     )
 
 
-def count(sessions: sessionmaker[Session], table: object) -> int:
-    with sessions() as session:
-        return int(session.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
-
-
 def test_a_unit_is_stored_with_provenance_and_a_person(sessions: sessionmaker[Session]) -> None:
     report = IngestReport()
     outcomes = take_units(sessions, message(), [admission("MRN1", "V1", "M1")], report)
@@ -104,7 +88,7 @@ def test_a_unit_is_stored_with_provenance_and_a_person(sessions: sessionmaker[Se
     assert row["received_at"].replace(tzinfo=UTC) == AT
     patient_id = stored_id("REF", "acute-adt", "Patient", "MRN1")
     assert row["content"]["subject"]["reference"] == f"Patient/{patient_id}"
-    assert count(sessions, identity_tables.person) == 1
+    assert count_rows(sessions, identity_tables.person) == 1
 
 
 def test_redelivery_is_stored_once(sessions: sessionmaker[Session]) -> None:
@@ -113,8 +97,8 @@ def test_redelivery_is_stored_once(sessions: sessionmaker[Session]) -> None:
     outcomes = take_units(sessions, message(), [admission("MRN1", "V1", "M1")], report)
     assert [o.outcome for o in outcomes] == [Outcome.DUPLICATE]
     assert report.total.duplicates == 1
-    assert count(sessions, record_tables.resource) == 2
-    assert count(sessions, feed_tables.receipt) == 1
+    assert count_rows(sessions, record_tables.resource) == 2
+    assert count_rows(sessions, feed_tables.receipt) == 1
 
 
 def test_same_message_id_with_new_content_is_quarantined_not_overwritten(
@@ -131,7 +115,7 @@ def test_same_message_id_with_new_content_is_quarantined_not_overwritten(
             )
         ).scalar_one()
     assert content["status"] == "in-progress"
-    assert count(sessions, feed_tables.quarantine) == 1
+    assert count_rows(sessions, feed_tables.quarantine) == 1
 
 
 def test_a_later_message_updates_the_same_resource_as_a_new_version(
@@ -185,9 +169,9 @@ def test_a_unit_that_fails_to_store_writes_nothing(sessions: sessionmaker[Sessio
     )
     outcomes = take_units(sessions, message(), [unstorable, admission("MRN1", "V1", "M1")])
     assert [o.outcome for o in outcomes] == [Outcome.REJECTED, Outcome.ACCEPTED]
-    assert count(sessions, identity_tables.source_record) == 1  # MRN9's record rolled back
-    assert count(sessions, record_tables.resource) == 2
-    assert count(sessions, feed_tables.quarantine) == 1
+    assert count_rows(sessions, identity_tables.source_record) == 1  # MRN9's record rolled back
+    assert count_rows(sessions, record_tables.resource) == 2
+    assert count_rows(sessions, feed_tables.quarantine) == 1
 
 
 def test_same_nhs_number_and_birth_date_is_one_person_across_partners(
@@ -258,7 +242,7 @@ def test_a_merge_naming_an_unknown_identifier_is_refused(sessions: sessionmaker[
     )
     outcome = take_units(sessions, message(), [merge])[0]
     assert outcome.outcome is Outcome.REJECTED and outcome.issues[0].location == "MRG-1"
-    assert count(sessions, identity_tables.source_record) == 0
+    assert count_rows(sessions, identity_tables.source_record) == 0
 
 
 def test_references_to_a_person_whose_local_id_is_a_system_and_value_resolve(

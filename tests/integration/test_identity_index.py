@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,8 +22,6 @@ from joinedup.identity.review import (
     review_items,
     unmerge,
 )
-from joinedup.settings import Settings
-from joinedup.storage import make_engine, migrate, session_factory
 
 AT = datetime(2026, 2, 1, tzinfo=UTC)
 GIVEN = [
@@ -89,14 +85,6 @@ def nhs_number(i: int) -> str:
         if check != 10:
             return stem + str(check)
         i += 500_000
-
-
-@pytest.fixture
-def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(settings)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def unit(partner_local: str, details: PersonDetails) -> Unit:

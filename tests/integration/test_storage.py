@@ -5,7 +5,6 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
-from tests.support.directories import small_directory
 
 # Importing each part's tables declares them on the shared metadata.
 import joinedup.directory.tables
@@ -21,6 +20,7 @@ from joinedup.directory.store import (
 )
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, metadata, migrate, session_factory
+from tests.support.directories import small_directory
 
 
 def test_migrations_create_exactly_the_declared_schema(settings: Settings) -> None:

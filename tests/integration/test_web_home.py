@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.support.directories import small_directory
 
 from joinedup.api.app import create_app
 from joinedup.directory.store import (
@@ -18,6 +17,7 @@ from joinedup.directory.store import (
 )
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
+from tests.support.directories import small_directory
 
 #: Registered patients at the small directory's three practices (two in West, one in East).
 POPULATION = (
