@@ -29,7 +29,7 @@ from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
 
 #: A modest population, so the demo is ready in a few minutes on a laptop.
-DEMO_PEOPLE = 20_000
+DEMO_PEOPLE = 10_000
 DEMO_SEED = 2026
 DEMO_YEARS = 3
 

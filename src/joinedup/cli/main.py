@@ -113,18 +113,25 @@ def demo(
     serve_after: bool = typer.Option(
         True, "--serve/--no-serve", help="Serve the web app afterwards."
     ),
-    people: int = typer.Option(20_000, "--people", min=100, help="Residents in the demo ICS."),
-    seed: int = typer.Option(2026, "--seed", help="Random seed of the demo ICS."),
+    people: int | None = typer.Option(
+        None, "--people", min=100, help="Residents in the demo ICS (default 10,000)."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed of the demo ICS (2026)."),
     port: int | None = typer.Option(None, "--port", help="Port to serve on (default 8000)."),
     output: OutputFormat = FormatOption,
 ) -> None:
     """Prepare the demo on the embedded default (SQLite and DuckDB under ./var/) and serve it."""
-    from joinedup.demo import prepare_demo
+    from joinedup.demo import DEMO_PEOPLE, DEMO_SEED, prepare_demo
 
     settings = Settings() if port is None else Settings(port=port)
     try:
         with progress_bars() as stage:
-            summary = prepare_demo(settings, people=people, seed=seed, stage=stage)
+            summary = prepare_demo(
+                settings,
+                people=DEMO_PEOPLE if people is None else people,
+                seed=DEMO_SEED if seed is None else seed,
+                stage=stage,
+            )
     except DirectoryError as error:
         raise fail(str(error)) from None
     if output is OutputFormat.json:
