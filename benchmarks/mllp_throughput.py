@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import random
 import statistics
@@ -41,11 +42,12 @@ def nhs_number(rnd: random.Random) -> str:
             return "".join(map(str, digits)) + str(check)
 
 
-def adt_messages(count: int, seed: int = 1) -> list[bytes]:
-    """``count`` valid synthetic ADT messages (admit, transfer, update, discharge per stay)."""
+def adt_messages(count: int, seed: int = 1, first: int = 0) -> list[bytes]:
+    """``count`` valid synthetic ADT messages (admit, transfer, update, discharge per stay),
+    numbered from ``first`` so that passes can send messages never sent before."""
     rnd = random.Random(seed)
     messages = []
-    for n in range(count):
+    for n in range(first, first + count):
         trigger = TRIGGERS[n % 4]
         stay = n // 4
         pv1 = {
@@ -78,34 +80,45 @@ async def parse_and_ack(message: bytes) -> bytes:
 
 
 def run_server(ready: Connection, stop: Event, database: str | None) -> None:
-    """The listener process: serve until told to stop (storing into ``database`` if given)."""
-    handle = parse_and_ack
-    if database is not None:
-        from joinedup.feeds.config import FeedSpec
-        from joinedup.feeds.listener import take_hl7_message
-        from joinedup.settings import Settings
-        from joinedup.storage import make_engine, migrate, session_factory
+    """The listener process: serve until told to stop.
 
-        engine = make_engine(Settings(database_url=database))
-        migrate(engine)
-        sessions = session_factory(engine)
-        spec = FeedSpec("acute-adt", MessageFormat.HL7V2, ("*.hl7",), partner="REF")
+    With ``database``, it is ``joinedup feeds listen``'s own listener (``serve_feed``),
+    storing every message before its ACK; without, it only parses, validates and ACKs.
+    """
 
-        async def store_and_ack(message: bytes) -> bytes:
-            return await asyncio.to_thread(
-                take_hl7_message, sessions, spec, message, datetime.now(UTC)
-            )
-
-        handle = store_and_ack
-
-    async def main() -> None:
-        server = await serve_mllp(HOST, 0, handle)
+    async def parse_only() -> None:
+        server = await serve_mllp(HOST, 0, parse_and_ack)
         ready.send(server.sockets[0].getsockname()[1])
         await asyncio.get_running_loop().run_in_executor(None, stop.wait)
         server.close()
         await server.wait_closed()
 
-    asyncio.run(main())
+    async def store(url: str) -> None:
+        from joinedup.feeds.config import FeedSpec
+        from joinedup.feeds.listener import serve_feed
+        from joinedup.settings import Settings
+        from joinedup.storage import make_engine, migrate, session_factory
+
+        engine = make_engine(Settings(database_url=url))
+        migrate(engine)
+        spec = FeedSpec("acute-adt", MessageFormat.HL7V2, ("*.hl7",), partner="REF")
+        listener = asyncio.create_task(
+            serve_feed(
+                session_factory(engine),
+                spec,
+                host=HOST,
+                port=0,
+                clock=lambda: datetime.now(UTC),
+                ready=ready.send,
+            )
+        )
+        await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        engine.dispose()
+
+    asyncio.run(parse_only() if database is None else store(database))
 
 
 async def send_all(
@@ -154,7 +167,9 @@ def main() -> None:
             f"{args.messages:,} ADT messages, {size:,.0f} bytes on average, listener pid "
             f"{server.pid}, {'stored in SQLite' if args.store else 'parsed and ACKed only'}"
         )
-        for connections in args.connections:
+        for number, connections in enumerate(args.connections):
+            # Fresh messages each pass: a resent message is a duplicate, which costs less.
+            messages = adt_messages(args.messages, first=number * args.messages)
             started = time.perf_counter()
             codes, latencies = asyncio.run(send_all(port, messages, connections))
             elapsed = time.perf_counter() - started

@@ -74,3 +74,33 @@ def test_the_listener_answers_over_mllp(sessions: sessionmaker[Session]) -> None
     acks = asyncio.run(scenario())
     assert [msa_code(a) for a in acks] == ["AA", "AE"]
     assert count_rows(sessions, feed_tables.quarantine) == 1
+
+
+def test_concurrent_senders_are_all_stored_and_acknowledged(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Several connections at once: the store takes one message at a time, none is refused."""
+
+    async def scenario() -> list[list[bytes]]:
+        ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        server = asyncio.create_task(
+            serve_feed(
+                sessions, SPEC, host="127.0.0.1", port=0, clock=lambda: AT, ready=ready.set_result
+            )
+        )
+        port = await asyncio.wait_for(ready, 10)
+        try:
+            return await asyncio.gather(
+                *(
+                    send_mllp("127.0.0.1", port, [adt(f"C{c}-{n}") for n in range(5)])
+                    for c in range(6)
+                )
+            )
+        finally:
+            server.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await server
+
+    acks = asyncio.run(scenario())
+    assert [msa_code(a) for batch in acks for a in batch] == ["AA"] * 30
+    assert count_rows(sessions, feed_tables.receipt) == 30

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,12 +50,20 @@ async def serve_feed(
 ) -> None:
     """Serve MLLP on ``host:port`` until cancelled; ``ready`` gets the bound port."""
 
+    # One writer thread: the store takes one message at a time (SQLite allows one writer, and
+    # concurrent write transactions there fail rather than wait), while the event loop goes
+    # on reading and answering every connection.
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mllp-store")
+    loop = asyncio.get_running_loop()
+
     async def handle(body: bytes) -> bytes:
-        # Database work runs in a thread so one slow commit doesn't stall other connections.
-        return await asyncio.to_thread(take_hl7_message, sessions, spec, body, clock())
+        return await loop.run_in_executor(writer, take_hl7_message, sessions, spec, body, clock())
 
     server = await serve_mllp(host, port, handle)
     if ready is not None:
         ready(server.sockets[0].getsockname()[1])
-    async with server:
-        await server.serve_forever()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        writer.shutdown(wait=True)
