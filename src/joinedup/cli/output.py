@@ -37,7 +37,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         table.add_column(column, justify="right" if column[:1].isdigit() else "left")
     for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     console.print(table)
 
 
@@ -45,3 +45,11 @@ def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the exit to raise (code 1)."""
     errors.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=1)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
