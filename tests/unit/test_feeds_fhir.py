@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from joinedup.feeds import r4b_memo
 from joinedup.feeds.fhir import (
     MAX_DEPTH,
     MAX_MESSAGE_BYTES,
@@ -740,3 +741,50 @@ def test_fhir_shaped_json_never_raises(value: Any) -> None:
     parse_fhir_ndjson(
         message(orjson.dumps(value) + b"\n" + orjson.dumps(patient()), MessageFormat.FHIR_NDJSON)
     )
+
+
+# --- the memo of elements that passed their R4B check (feeds/r4b_memo.py) ---------------------
+
+
+def issues_of(value: Any) -> list[list[tuple[IssueCode, str, str]]]:
+    body = orjson.dumps(value)
+    return [
+        [(i.code, i.location, i.diagnostics) for i in unit.issues]
+        for unit in parse_fhir_json(message(body))
+    ]
+
+
+@pytest.fixture
+def memo_off() -> Any:
+    """Runs the test body's comparison with the memo taken away, then puts it back."""
+    yield r4b_memo.uninstall
+    r4b_memo.install()
+
+
+def test_memo_is_in_place_for_intake() -> None:
+    assert r4b_memo.installed(), "fhir_core moved its validator seam: FHIR intake is slower"
+
+
+def test_memo_reports_every_error_as_a_full_check_does(memo_off: Any) -> None:
+    good = uk_core_bundle()
+    bad = copy.deepcopy(good)
+    # The same coding, valid and then invalid, under the same model class.
+    bad["entry"][3]["resource"]["code"]["coding"][0]["system"] = 7
+    bad["entry"][3]["resource"]["valueQuantity"]["value"] = "heavy"
+    remembered = [issues_of(v) for v in (good, bad, good, bad)]
+    memo_off()
+    assert [issues_of(v) for v in (good, bad, good, bad)] == remembered
+    assert remembered[0] == [[]] and remembered[1][0], "the bad bundle must be rejected"
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(fhirish())
+def test_memo_never_changes_what_is_found(value: Any) -> None:
+    entries = [{"fullUrl": PATIENT_URL, "resource": patient()}, {"resource": value}]
+    bundle = {"resourceType": "Bundle", "type": "batch", "entry": entries}
+    with_memo = [issues_of(v) for v in (value, bundle, value)]
+    r4b_memo.uninstall()
+    try:
+        assert [issues_of(v) for v in (value, bundle, value)] == with_memo
+    finally:
+        r4b_memo.install()

@@ -43,7 +43,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
-from joinedup.feeds import uk_core
+from joinedup.feeds import r4b_memo, uk_core
 from joinedup.feeds.model import Issue, IssueCode, Message, PersonDetails, Unit
 
 __all__ = [
@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+r4b_memo.install()  # each process that parses FHIR remembers the elements that passed
 
 MAX_MESSAGE_BYTES: Final = 50 * 1024 * 1024
 """A message body longer than this is rejected unread (``too-long``)."""

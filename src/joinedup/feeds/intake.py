@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
@@ -17,7 +18,14 @@ from joinedup.feeds.csv_extract import parse_csv
 from joinedup.feeds.fhir import parse_fhir_json, parse_fhir_ndjson
 from joinedup.feeds.hl7v2 import parse_hl7
 from joinedup.feeds.model import Message, MessageFormat, Unit
-from joinedup.feeds.pipeline import IngestReport, UnitOutcome, take_units
+from joinedup.feeds.pipeline import (
+    IngestReport,
+    ReadyUnit,
+    UnitOutcome,
+    make_ready,
+    take_ready,
+    take_units,
+)
 
 Clock = Callable[[], datetime]
 
@@ -70,7 +78,11 @@ def files_under(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _read_and_parse(job: tuple[Path, FeedSpec, str, datetime]) -> tuple[Message, list[Unit]]:
+def _read_and_parse(
+    job: tuple[Path, FeedSpec, str, datetime],
+) -> tuple[Message, list[ReadyUnit], int]:
+    """Read, parse and make ready one file; returns the message (without its body), its
+    ready units and its size in bytes."""
     path, spec, partner, received_at = job
     message = Message(
         partner=partner,
@@ -80,7 +92,18 @@ def _read_and_parse(job: tuple[Path, FeedSpec, str, datetime]) -> tuple[Message,
         received_at=received_at,
         name=path.name,
     )
-    return message, parse_message(message, spec)
+    ready = make_ready(message, parse_message(message, spec))
+    # Each unit keeps its own text for quarantine: the whole body need not travel back.
+    return replace(message, body=b""), ready, len(message.body)
+
+
+def _yield_to_the_writer() -> None:
+    """Parsing processes run at a lower priority than the one that stores.
+
+    Storing is serial and everything waits on it; with as many parsers as cores, the writer
+    would otherwise get only its share of a core.
+    """
+    os.nice(5)
 
 
 def ingest_files(
@@ -94,8 +117,9 @@ def ingest_files(
 ) -> IngestRun:
     """Take in each file as a message of the feed its path belongs to, in the order given.
 
-    With ``workers`` > 1, files are parsed and validated in that many processes while this
-    one stores what they return, in order; validation is the costly part of FHIR intake.
+    With ``workers`` > 1, files are parsed, validated and made ready to store in that many
+    processes while this one stores what they return, in order; validation is the costly
+    part of FHIR intake.
     ``progress`` is told how many bytes each file had once it is done.
     """
     run = IngestRun()
@@ -109,21 +133,23 @@ def ingest_files(
         else:
             jobs.append((path, found[0], found[1], clock()))
 
-    def take(message: Message, units: list[Unit]) -> None:
-        take_units(sessions, message, units, run.report)
+    def take(message: Message, units: list[ReadyUnit], size: int) -> None:
+        take_ready(sessions, message, units, run.report)
         run.files += 1
         if progress is not None:
-            progress(len(message.body))
+            progress(size)
 
     if workers <= 1:
         for job in jobs:
             take(*_read_and_parse(job))
         return run
     context = multiprocessing.get_context("spawn")  # workers never inherit database handles
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_yield_to_the_writer
+    ) as pool:
         # A bounded window of files in flight: parsing can outpace storing, and parsed files
         # waiting in memory would otherwise pile up (pool.map submits everything at once).
-        pending: deque[Future[tuple[Message, list[Unit]]]] = deque()
+        pending: deque[Future[tuple[Message, list[ReadyUnit], int]]] = deque()
         for job in jobs:
             pending.append(pool.submit(_read_and_parse, job))
             if len(pending) >= 2 * workers:

@@ -12,20 +12,28 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.feeds import tables
 from joinedup.feeds.model import Issue, IssueCode, Message, Unit
 from joinedup.identity.index import current_link, relink, source_record_id, take_source_record
-from joinedup.records.store import store_resources
+from joinedup.records.store import Prepared, prepare_resources, store_resources
 
 log = logging.getLogger(__name__)
+
+# Run for every unit, so built once (building a statement costs more than running it).
+_RECEIPT_SHA256 = select(tables.receipt.c.sha256).where(
+    tables.receipt.c.partner == bindparam("partner"),
+    tables.receipt.c.feed == bindparam("feed"),
+    tables.receipt.c.message_id == bindparam("message_id"),
+)
+_INSERT_RECEIPT = insert(tables.receipt)
 
 
 class Outcome(StrEnum):
@@ -85,6 +93,50 @@ class IngestReport:
         }
 
 
+@dataclass(frozen=True)
+class ReadyUnit:
+    """A parsed unit made ready to store without a database: its resources prepared.
+
+    Intake does this in its parsing processes, so the one process that writes only writes.
+    ``unit`` no longer carries its resources (``resources`` has them, prepared), and
+    ``unprepared`` says preparing failed (a value that can't be stored): the unit is kept
+    in quarantine for replay.
+    """
+
+    unit: Unit
+    digest: str
+    resources: list[Prepared] = field(default_factory=list)
+    unprepared: bool = False
+
+
+def make_ready(message: Message, units: Sequence[Unit]) -> list[ReadyUnit]:
+    """Prepare each good unit's resources; a rejected unit is passed on as it is."""
+    ready = []
+    for unit in units:
+        digest = hashlib.sha256(unit.original).hexdigest()
+        if unit.rejected:
+            ready.append(ReadyUnit(unit, digest))
+            continue
+        try:
+            prepared = prepare_resources(
+                unit.resources,
+                partner=message.partner,
+                feed=message.feed,
+                patient_local_id=unit.person.local_id if unit.person else None,
+            )
+        except Exception as error:  # any failure is this unit's alone
+            log.warning(
+                "unit %s of a %s message can't be stored: %s",
+                unit.label,
+                message.feed,
+                type(error).__name__,
+            )
+            ready.append(ReadyUnit(unit, digest, unprepared=True))
+            continue
+        ready.append(ReadyUnit(replace(unit, resources=()), digest, prepared))
+    return ready
+
+
 def take_units(
     sessions: sessionmaker[Session],
     message: Message,
@@ -92,18 +144,33 @@ def take_units(
     report: IngestReport | None = None,
 ) -> list[UnitOutcome]:
     """Take a parsed message's units: store the good, quarantine the bad; one outcome per unit."""
+    return take_ready(sessions, message, make_ready(message, units), report)
+
+
+def take_ready(
+    sessions: sessionmaker[Session],
+    message: Message,
+    units: Sequence[ReadyUnit],
+    report: IngestReport | None = None,
+) -> list[UnitOutcome]:
+    """:func:`take_units` for units already made ready (by :func:`make_ready`)."""
     report = report if report is not None else IngestReport()
     tally = report.tally(message.partner, message.feed)
     outcomes: list[UnitOutcome] = []
     with sessions() as session, session.begin():
-        for unit in units:
+        for ready in units:
+            unit = ready.unit
             if unit.rejected:
                 outcomes.append(_quarantine(session, message, unit, unit.issues))
                 tally.rejected += 1
                 continue
+            if ready.unprepared:  # make_ready has said why in the log
+                outcomes.append(_keep_for_replay(session, message, unit))
+                tally.rejected += 1
+                continue
             try:
                 with session.begin_nested():
-                    resources, merged = _take(session, message, unit)
+                    resources, merged = _take(session, message, ready)
             except _Duplicate:
                 outcomes.append(UnitOutcome(unit.label, unit.message_id, Outcome.DUPLICATE))
                 tally.duplicates += 1
@@ -121,10 +188,7 @@ def take_units(
                     message.feed,
                     type(error).__name__,
                 )
-                issue = Issue(
-                    IssueCode.EXCEPTION, unit.label, "could not be stored; kept for replay"
-                )
-                outcomes.append(_quarantine(session, message, unit, (issue,)))
+                outcomes.append(_keep_for_replay(session, message, unit))
                 tally.rejected += 1
                 continue
             tally.accepted += 1
@@ -132,11 +196,6 @@ def take_units(
             tally.merged += merged
             outcomes.append(UnitOutcome(unit.label, unit.message_id, Outcome.ACCEPTED))
     return outcomes
-
-
-def unit_sha256(unit: Unit) -> str:
-    """A digest of what a unit says (its original bytes), to recognise re-delivery."""
-    return hashlib.sha256(unit.original).hexdigest()
 
 
 class _Duplicate(Exception):
@@ -151,17 +210,11 @@ class _Refused(Exception):
         self.issue = issue
 
 
-def _take(session: Session, message: Message, unit: Unit) -> tuple[int, int]:
+def _take(session: Session, message: Message, ready: ReadyUnit) -> tuple[int, int]:
     """Store one unit inside the caller's savepoint. Returns (resources stored, merges)."""
-    digest = unit_sha256(unit)
-    r = tables.receipt
-    seen = session.execute(
-        select(r.c.sha256).where(
-            r.c.partner == message.partner,
-            r.c.feed == message.feed,
-            r.c.message_id == unit.message_id,
-        )
-    ).scalar_one_or_none()
+    unit, digest = ready.unit, ready.digest
+    receipt = {"partner": message.partner, "feed": message.feed, "message_id": unit.message_id}
+    seen = session.execute(_RECEIPT_SHA256, receipt).scalar_one_or_none()
     if seen is not None:
         if seen == digest:
             raise _Duplicate
@@ -185,23 +238,14 @@ def _take(session: Session, message: Message, unit: Unit) -> tuple[int, int]:
         merged = 1
     stored = store_resources(
         session,
-        unit.resources,
+        ready.resources,
         partner=message.partner,
         feed=message.feed,
         message_id=unit.message_id,
         received_at=at,
         source_record_id=source_id,
-        patient_local_id=unit.person.local_id if unit.person else None,
     )
-    session.execute(
-        insert(r).values(
-            partner=message.partner,
-            feed=message.feed,
-            message_id=unit.message_id,
-            sha256=digest,
-            received_at=at,
-        )
-    )
+    session.execute(_INSERT_RECEIPT, {**receipt, "sha256": digest, "received_at": at})
     return stored, merged
 
 
@@ -230,6 +274,11 @@ def _merge(session: Session, message: Message, unit: Unit, at: datetime) -> None
         reason=f"merged by {message.partner} message {unit.message_id}",
         at=at,
     )
+
+
+def _keep_for_replay(session: Session, message: Message, unit: Unit) -> UnitOutcome:
+    issue = Issue(IssueCode.EXCEPTION, unit.label, "could not be stored; kept for replay")
+    return _quarantine(session, message, unit, (issue,))
 
 
 def _quarantine(

@@ -12,13 +12,35 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.feeds.model import PersonDetails
 from joinedup.identity import tables
 
 _PERSON_NAMESPACE = uuid.UUID("7c1c1a5e-3f0e-4b53-9a44-6a8f0d1c2b7e")
+
+# Intake runs these for every unit: built once, as building a statement costs several times
+# more than running it.
+_source, _link, _person = tables.source_record, tables.link, tables.person
+_SOURCE_ID = select(_source.c.id).where(
+    _source.c.partner == bindparam("partner"),
+    _source.c.feed == bindparam("feed"),
+    _source.c.local_id == bindparam("local_id"),
+)
+_INSERT_SOURCE = insert(_source).returning(_source.c.id)
+_CURRENT_LINK = select(_link.c.person_key, _link.c.method).where(
+    _link.c.source_record_id == bindparam("source_record_id"), _link.c.valid_to.is_(None)
+)
+_PEOPLE_WITH_NHS_NUMBER = (
+    select(_link.c.person_key, _source.c.birth_date)
+    .join(_link, _link.c.source_record_id == _source.c.id)
+    .where(_source.c.nhs_number == bindparam("nhs_number"), _link.c.valid_to.is_(None))
+    .order_by(_link.c.id)
+)
+_PERSON_EXISTS = select(_person.c.person_key).where(_person.c.person_key == bindparam("key"))
+_INSERT_PERSON = insert(_person)
+_INSERT_LINK = insert(_link)
 
 
 @dataclass(frozen=True)
@@ -40,7 +62,7 @@ def take_source_record(
 ) -> Linked:
     """Record (or update) ``person`` as held by ``partner``'s ``feed`` and link it to a person."""
     t = tables.source_record
-    values = {
+    values: dict[str, object] = {
         "nhs_number": person.nhs_number,
         "given": person.given,
         "family": person.family,
@@ -51,11 +73,7 @@ def take_source_record(
         "death_date": person.death_date,
         "updated_at": at,
     }
-    existing = session.execute(
-        select(t.c.id).where(
-            t.c.partner == partner, t.c.feed == feed, t.c.local_id == person.local_id
-        )
-    ).scalar_one_or_none()
+    existing = source_record_id(session, partner=partner, feed=feed, local_id=person.local_id)
     if existing is not None:
         session.execute(update(t).where(t.c.id == existing).values(**values))
         current = current_link(session, existing)
@@ -64,9 +82,8 @@ def take_source_record(
         source_id = existing
     else:
         source_id = session.execute(
-            insert(t)
-            .values(partner=partner, feed=feed, local_id=person.local_id, **values)
-            .returning(t.c.id)
+            _INSERT_SOURCE,
+            {"partner": partner, "feed": feed, "local_id": person.local_id, **values},
         ).scalar_one()
 
     if person.nhs_number:
@@ -82,19 +99,14 @@ def take_source_record(
 
 def current_link(session: Session, source_record_id: int) -> tuple[str, str] | None:
     """The current (person key, method) of a source record, if it has one."""
-    row = session.execute(
-        select(tables.link.c.person_key, tables.link.c.method).where(
-            tables.link.c.source_record_id == source_record_id, tables.link.c.valid_to.is_(None)
-        )
-    ).first()
+    row = session.execute(_CURRENT_LINK, {"source_record_id": source_record_id}).first()
     return (row[0], row[1]) if row else None
 
 
 def source_record_id(session: Session, *, partner: str, feed: str, local_id: str) -> int | None:
     """The id of a source record, if the index holds it."""
-    t = tables.source_record
     return session.execute(
-        select(t.c.id).where(t.c.partner == partner, t.c.feed == feed, t.c.local_id == local_id)
+        _SOURCE_ID, {"partner": partner, "feed": feed, "local_id": local_id}
     ).scalar_one_or_none()
 
 
@@ -133,13 +145,7 @@ def _person_with_nhs_number(
     A different date of birth (other than day and month swapped, a common keying slip) means
     the NHS number may be wrong, so the record is left for probabilistic linkage and review.
     """
-    s, lk = tables.source_record, tables.link
-    rows = session.execute(
-        select(lk.c.person_key, s.c.birth_date)
-        .join(lk, lk.c.source_record_id == s.c.id)
-        .where(s.c.nhs_number == nhs_number, lk.c.valid_to.is_(None))
-        .order_by(lk.c.id)
-    ).all()
+    rows = session.execute(_PEOPLE_WITH_NHS_NUMBER, {"nhs_number": nhs_number}).all()
     for person_key, known_birth_date in rows:
         if _birth_dates_agree(birth_date, known_birth_date):
             return str(person_key)
@@ -162,20 +168,19 @@ def _open_link(
     at: datetime,
 ) -> None:
     session.execute(
-        insert(tables.link).values(
-            source_record_id=source_record_id,
-            person_key=person_key,
-            method=method,
-            match_probability=match_probability,
-            reason=reason,
-            valid_from=at,
-        )
+        _INSERT_LINK,
+        {
+            "source_record_id": source_record_id,
+            "person_key": person_key,
+            "method": method,
+            "match_probability": match_probability,
+            "reason": reason,
+            "valid_from": at,
+            "valid_to": None,
+        },
     )
 
 
 def _ensure_person(session: Session, person_key: str, at: datetime) -> None:
-    exists = session.execute(
-        select(tables.person.c.person_key).where(tables.person.c.person_key == person_key)
-    ).first()
-    if exists is None:
-        session.execute(insert(tables.person).values(person_key=person_key, created_at=at))
+    if session.execute(_PERSON_EXISTS, {"key": person_key}).first() is None:
+        session.execute(_INSERT_PERSON, {"person_key": person_key, "created_at": at})

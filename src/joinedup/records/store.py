@@ -8,21 +8,32 @@ inside the resource are rewritten the same way, so they keep pointing at what th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.records import tables
 
 _RESOURCE_NAMESPACE = uuid.UUID("0b6f7b0e-5d5e-4f57-8f4e-2f4b9c3c6a10")
 
+# Run for every unit intake stores, so built once. What is already stored is looked up by id
+# alone (ids are unique across types too): SQLite can't use an index for a list of (type, id)
+# pairs, and scanning the table per unit made intake quadratic.
+_t = tables.resource
+_STORED_VERSIONS = select(_t.c.resource_type, _t.c.id, _t.c.version, _t.c.sha256).where(
+    _t.c.id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_RESOURCE = insert(_t)
 
+
+@functools.lru_cache(maxsize=65_536)  # a unit names its patient and encounter many times
 def stored_id(partner: str, feed: str, resource_type: str, sender_id: str) -> str:
     """The id under which a sender's resource is kept (stable, unique per sender)."""
     return str(uuid.uuid5(_RESOURCE_NAMESPACE, f"{partner}|{feed}|{resource_type}|{sender_id}"))
@@ -41,13 +52,20 @@ def namespace_references(
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
+            if isinstance(item, (dict, list)):
+                out[key] = namespace_references(item, partner, feed, patient_local_id)
+            elif key == "reference" and isinstance(item, str):
                 out[key] = _rewrite(item, partner, feed, patient_local_id)
             else:
-                out[key] = namespace_references(item, partner, feed, patient_local_id)
+                out[key] = item
         return out
     if isinstance(value, list):
-        return [namespace_references(item, partner, feed, patient_local_id) for item in value]
+        return [
+            namespace_references(item, partner, feed, patient_local_id)
+            if isinstance(item, (dict, list))
+            else item
+            for item in value
+        ]
     return value
 
 
@@ -61,23 +79,24 @@ def _rewrite(reference: str, partner: str, feed: str, patient_local_id: str | No
     return f"{resource_type}/{stored_id(partner, feed, resource_type, sender_id)}"
 
 
-def store_resources(
-    session: Session,
+Prepared = tuple[str, str, bytes, str]
+"""A resource ready to store: its type, stored id, JSON (references rewritten) and digest."""
+
+
+def prepare_resources(
     resources: Iterable[dict[str, Any]],
     *,
     partner: str,
     feed: str,
-    message_id: str,
-    received_at: datetime,
-    source_record_id: int | None,
     patient_local_id: str | None,
-) -> int:
-    """Store a unit's resources; returns how many were new or changed.
+) -> list[Prepared]:
+    """A unit's resources with their stored ids, rewritten references and content digests.
 
-    The unit's Patient resource is kept under its person's local id, which is what the
-    other resources' ``Patient/<local id>`` references name.
+    Needs no database, so intake does it in its parsing processes, and hands the JSON over
+    ready-serialised (bytes cross between processes far faster than nested dicts). The unit's Patient
+    resource is kept under its person's local id, which is what the other resources'
+    ``Patient/<local id>`` references name.
     """
-    t = tables.resource
     prepared = []
     for resource in resources:
         resource_type = str(resource["resourceType"])
@@ -89,19 +108,33 @@ def store_resources(
         rid = stored_id(partner, feed, resource_type, sender_id)
         content = namespace_references(resource, partner, feed, patient_local_id)
         content["id"] = rid
-        prepared.append((resource_type, rid, content, _content_hash(content)))
+        prepared.append((resource_type, rid, orjson.dumps(content), _content_hash(content)))
+    return prepared
+
+
+def store_resources(
+    session: Session,
+    prepared: Sequence[Prepared],
+    *,
+    partner: str,
+    feed: str,
+    message_id: str,
+    received_at: datetime,
+    source_record_id: int | None,
+) -> int:
+    """Store a unit's prepared resources; returns how many were new or changed.
+
+    The content is stored as the sender's resource with our ids; ``meta.versionId`` and
+    ``meta.lastUpdated`` are the server's, kept in the ``version`` and ``received_at`` columns
+    and given when the resource is read.
+    """
+    t = tables.resource
     if not prepared:
         return 0
     # One query for what is already stored, one insert for everything new.
     existing = {
         (row.resource_type, row.id): (row.version, row.sha256)
-        for row in session.execute(
-            # By id alone (ids are unique across types too): SQLite can't use an index for
-            # a list of (type, id) pairs, and scanning the table per unit made intake quadratic.
-            select(t.c.resource_type, t.c.id, t.c.version, t.c.sha256).where(
-                t.c.id.in_([rid for _, rid, _, _ in prepared])
-            )
-        )
+        for row in session.execute(_STORED_VERSIONS, {"ids": [rid for _, rid, _, _ in prepared]})
     }
     provenance = {
         "source_record_id": source_record_id,
@@ -112,10 +145,10 @@ def store_resources(
     }
     new_rows: dict[tuple[str, str], dict[str, Any]] = {}
     changed = 0
-    for resource_type, rid, content, digest in prepared:
+    for resource_type, rid, text, digest in prepared:
         known = existing.get((resource_type, rid))
+        content = orjson.Fragment(text)  # written to the JSON column as it is
         if known is None:
-            content["meta"] = {**content.get("meta", {}), "versionId": "1"}
             # The same resource twice in one unit: the last one wins, stored once.
             new_rows[(resource_type, rid)] = {
                 "resource_type": resource_type,
@@ -127,7 +160,6 @@ def store_resources(
             }
         elif known[1] != digest:
             version = known[0] + 1
-            content["meta"] = {**content.get("meta", {}), "versionId": str(version)}
             session.execute(
                 update(t)
                 .where(t.c.resource_type == resource_type, t.c.id == rid)
@@ -136,7 +168,7 @@ def store_resources(
             existing[(resource_type, rid)] = (version, digest)
             changed += 1
     if new_rows:
-        session.execute(insert(t), list(new_rows.values()))
+        session.execute(_INSERT_RESOURCE, list(new_rows.values()))
         changed += len(new_rows)
     return changed
 
