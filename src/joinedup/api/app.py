@@ -11,10 +11,20 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 import joinedup
+from joinedup.access import dev_idp
+from joinedup.api import fhir
 from joinedup.api.routes import health
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
-from joinedup.web import NHSUK_ASSETS_DIR, NHSUK_DIR, STATIC_DIR, identity_pages, pages
+from joinedup.web import (
+    NHSUK_ASSETS_DIR,
+    NHSUK_DIR,
+    STATIC_DIR,
+    identity_pages,
+    pages,
+    privacy_pages,
+    record_pages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +33,10 @@ JoinedUp is the open-source platform an NHS Integrated Care System (ICS) runs to
 care across its partners: GP practices, trusts, councils and the voluntary sector.
 
 The home page (`/`) shows the ICS: its areas, partners, services and registered population.
-`/healthz` says whether the service can reach its operational store.
+`/record` is the single patient view; `/fhir` is the shared care record as a FHIR R4 API
+(bearer token from the ICS's OpenID Connect provider; every person-level request is
+checked against the access policy and audited). `/healthz` says whether the service can
+reach its operational store.
 """
 
 
@@ -69,4 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
+    app.include_router(record_pages.router)
+    app.include_router(privacy_pages.router)
+    app.include_router(dev_idp.router)
+    fhir.install(app)
     return app

@@ -123,7 +123,8 @@ def demo(
     """Prepare the demo on the embedded default (SQLite and DuckDB under ./var/) and serve it."""
     from joinedup.demo import DEMO_PEOPLE, DEMO_SEED, prepare_demo
 
-    settings = Settings() if port is None else Settings(port=port)
+    # The demo signs people in with the built-in development identity provider.
+    settings = Settings(dev_idp=True) if port is None else Settings(dev_idp=True, port=port)
     try:
         with progress_bars() as stage:
             summary = prepare_demo(

@@ -13,13 +13,14 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.records import tables
+from joinedup.records.search import IndexRow, index_rows
 
 _RESOURCE_NAMESPACE = uuid.UUID("0b6f7b0e-5d5e-4f57-8f4e-2f4b9c3c6a10")
 
@@ -31,6 +32,10 @@ _STORED_VERSIONS = select(_t.c.resource_type, _t.c.id, _t.c.version, _t.c.sha256
     _t.c.id.in_(bindparam("ids", expanding=True))
 )
 _INSERT_RESOURCE = insert(_t)
+_INSERT_INDEX = insert(tables.search)
+_DELETE_INDEX = delete(tables.search).where(
+    tables.search.c.resource_id.in_(bindparam("ids", expanding=True))
+)
 
 
 @functools.lru_cache(maxsize=65_536)  # a unit names its patient and encounter many times
@@ -79,8 +84,14 @@ def _rewrite(reference: str, partner: str, feed: str, patient_local_id: str | No
     return f"{resource_type}/{stored_id(partner, feed, resource_type, sender_id)}"
 
 
-Prepared = tuple[str, str, bytes, str]
-"""A resource ready to store: its type, stored id, JSON (references rewritten) and digest."""
+class Prepared(NamedTuple):
+    """A resource ready to store."""
+
+    resource_type: str
+    id: str
+    content: bytes  # JSON, references rewritten to stored ids
+    sha256: str
+    entries: list[IndexRow]  # its search index entries
 
 
 def prepare_resources(
@@ -108,7 +119,15 @@ def prepare_resources(
         rid = stored_id(partner, feed, resource_type, sender_id)
         content = namespace_references(resource, partner, feed, patient_local_id)
         content["id"] = rid
-        prepared.append((resource_type, rid, orjson.dumps(content), _content_hash(content)))
+        prepared.append(
+            Prepared(
+                resource_type,
+                rid,
+                orjson.dumps(content),
+                _content_hash(content),
+                index_rows(content),
+            )
+        )
     return prepared
 
 
@@ -134,7 +153,7 @@ def store_resources(
     # One query for what is already stored, one insert for everything new.
     existing = {
         (row.resource_type, row.id): (row.version, row.sha256)
-        for row in session.execute(_STORED_VERSIONS, {"ids": [rid for _, rid, _, _ in prepared]})
+        for row in session.execute(_STORED_VERSIONS, {"ids": [p.id for p in prepared]})
     }
     provenance = {
         "source_record_id": source_record_id,
@@ -144,10 +163,13 @@ def store_resources(
         "received_at": received_at,
     }
     new_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    index: dict[str, list[IndexRow]] = {}
     changed = 0
-    for resource_type, rid, text, digest in prepared:
+    for resource_type, rid, text, digest, rows in prepared:
         known = existing.get((resource_type, rid))
         content = orjson.Fragment(text)  # written to the JSON column as it is
+        if known is None or known[1] != digest:
+            index[rid] = rows
         if known is None:
             # The same resource twice in one unit: the last one wins, stored once.
             new_rows[(resource_type, rid)] = {
@@ -170,7 +192,29 @@ def store_resources(
     if new_rows:
         session.execute(_INSERT_RESOURCE, list(new_rows.values()))
         changed += len(new_rows)
+    if index:
+        _reindex(session, index, {rid: rt for rt, rid, *_ in prepared})
     return changed
+
+
+def _reindex(session: Session, index: dict[str, list[IndexRow]], types: dict[str, str]) -> None:
+    """Replace the search index entries of the resources named."""
+    session.execute(_DELETE_INDEX, {"ids": list(index)})
+    entries = [
+        {
+            "resource_type": types[rid],
+            "resource_id": rid,
+            "param": param,
+            "system": system,
+            "value": value,
+            "start": start,
+            "end": end,
+        }
+        for rid, rows in index.items()
+        for param, system, value, start, end in rows
+    ]
+    if entries:
+        session.execute(_INSERT_INDEX, entries)
 
 
 def _content_hash(resource: dict[str, Any]) -> str:

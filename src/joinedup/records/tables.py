@@ -1,6 +1,6 @@
 """The shared care record's resources, each with its provenance."""
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Table
 
 from joinedup.storage.schema import metadata
 
@@ -24,4 +24,22 @@ resource = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("content", JSON, nullable=False),
+)
+
+#: The search index: one row per (resource, parameter, value) of :mod:`joinedup.records.search`.
+#: Tokens fill ``system`` and ``value``; references fill ``value``; dates fill the half-open
+#: UTC range ``[start, end)``.
+search = Table(
+    "record_search",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_type", String(60), nullable=False),
+    Column("resource_id", String(64), nullable=False, index=True),
+    Column("param", String(40), nullable=False),
+    Column("system", String(200), nullable=True),
+    Column("value", String(300), nullable=True),
+    Column("start", DateTime, nullable=True),
+    Column("end", DateTime, nullable=True),
+    Index("ix_record_search_token", "resource_type", "param", "value"),
+    Index("ix_record_search_date", "resource_type", "param", "start"),
 )

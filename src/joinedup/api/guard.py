@@ -1,0 +1,166 @@
+"""The one gate to person-level data, for the FHIR API and the pages alike.
+
+Every read of a person's record goes through :class:`Guard`: it finds the person, works
+out the user's relationship to them from the record, asks the policy, keeps only the items
+the user may see, and writes the audit entry, refusals included. Audit entries are written
+in a transaction of their own, so a refused or failed request is still on the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from joinedup.access import audit
+from joinedup.access.decide import decide_person, item_visible
+from joinedup.access.model import AccessDenied, Decision, Relationship, User
+from joinedup.access.policy import Policy, load_policy
+from joinedup.access.store import active_break_glass, has_objection
+from joinedup.directory.store import read_directory
+from joinedup.records.person import load_person, relationship
+from joinedup.records.query import Source, StoredResource
+
+
+@dataclass(frozen=True)
+class PersonAccess:
+    """What one user may see of one person, and why."""
+
+    person_key: str
+    decision: Decision
+    relationship: Relationship
+    sources: list[Source]
+    resources: list[StoredResource]  # only those the user may see
+
+
+class Guard:
+    """Person-level access for one user in one request."""
+
+    def __init__(
+        self,
+        session: Session,
+        sessions: sessionmaker[Session],
+        user: User,
+        policy: Policy,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.session = session
+        self.sessions = sessions
+        self.user = user
+        self.policy = policy
+        self.now = now or datetime.now(UTC)
+        self._practices: frozenset[str] | None = None
+
+    @classmethod
+    def for_request(cls, request: Request, session: Session, user: User) -> Guard:
+        """The guard for a request: the app's policy file and session factory."""
+        settings = request.app.state.settings
+        return cls(session, request.app.state.sessions, user, load_policy(settings.policy_file))
+
+    @property
+    def practices(self) -> frozenset[str]:
+        """The ODS codes of the ICS's GP practices (their feeds are registered lists)."""
+        if self._practices is None:
+            directory = read_directory(self.session)
+            self._practices = frozenset(
+                p.ods_code for p in (directory.practices if directory else ())
+            )
+        return self._practices
+
+    def require(self, action: str, what: str) -> None:
+        """Refuse (and audit) an action the user's role never has."""
+        if not self.policy.allows(self.user.role, action):
+            self.record(action, what, None, "refused", "your role does not allow this")
+            raise AccessDenied(403, "your role does not allow this", "forbidden")
+
+    def person(self, person_key: str, action: str, what: str) -> PersonAccess | None:
+        """The person's record as this user may see it; None if there is no such person.
+
+        Raises :class:`AccessDenied` (after auditing the refusal) without a legitimate
+        relationship or active break-glass.
+        """
+        found, resources = load_person(self.session, person_key)
+        if not found:
+            return None
+        related = relationship(
+            found,
+            resources,
+            practices=self.practices,
+            objection=has_objection(self.session, person_key),
+        )
+        glass = active_break_glass(self.session, self.user.subject, person_key, self.now)
+        decision = decide_person(
+            self.policy, self.user, action, related, break_glass=glass, now=self.now
+        )
+        if not decision.allowed:
+            self.record(action, what, person_key, "refused", decision.reason)
+            raise AccessDenied(403, decision.reason, "forbidden")
+        visible = [
+            r
+            for r in resources
+            if item_visible(self.policy, self.user, r.content, r.partner, related, decision)
+        ]
+        self.record(
+            action, what, person_key, "success", decision.reason, break_glass=decision.break_glass
+        )
+        return PersonAccess(person_key, decision, related, found, visible)
+
+    def visible(
+        self, access: PersonAccess, resources: Iterable[StoredResource]
+    ) -> list[StoredResource]:
+        """Of ``resources`` (all about the person), those the user may see."""
+        return [
+            r
+            for r in resources
+            if item_visible(
+                self.policy, self.user, r.content, r.partner, access.relationship, access.decision
+            )
+        ]
+
+    def record(
+        self,
+        action: str,
+        what: str,
+        person_key: str | None,
+        outcome: str,
+        reason: str,
+        *,
+        break_glass: bool = False,
+    ) -> None:
+        """Write one audit entry in a transaction of its own."""
+        with self.sessions.begin() as session:
+            audit.record(
+                session,
+                audit.AuditEntry(
+                    at=self.now,
+                    user_subject=self.user.subject,
+                    user_name=self.user.name,
+                    role=self.user.role,
+                    organisation=self.user.organisation,
+                    action=action,
+                    what=what[:500],
+                    person_key=person_key,
+                    reason=reason[:300],
+                    outcome=outcome,
+                    break_glass=break_glass,
+                ),
+            )
+
+
+def people_visible(
+    guard: Guard, person_keys: Sequence[str], action: str, what: str
+) -> list[PersonAccess]:
+    """Of the people a search found, those the user may see (the others are left out)."""
+    allowed = []
+    for key in person_keys:
+        try:
+            access = guard.person(key, action, what)
+        except AccessDenied:
+            continue
+        if access is not None:
+            allowed.append(access)
+    return allowed
