@@ -66,6 +66,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail("the NHS.UK frontend is not installed: run `make frontend` first")
     settings = Settings(var_dir=tmp_path_factory.mktemp("e2e-var"))
     _load_small_ics(settings)
+    yield from serve(settings)
+
+
+def serve(settings: Settings) -> Iterator[str]:
+    """Serve the app for ``settings`` on a free loopback port until the generator closes."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

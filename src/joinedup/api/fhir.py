@@ -49,8 +49,18 @@ from joinedup.records.query import everything as everything_of
 FHIR_JSON: Final = "application/fhir+json"
 DEFAULT_COUNT: Final = 50
 MAX_COUNT: Final = 500
-#: Search result parameters the server understands besides the search parameters.
-RESULT_PARAMETERS: Final = ("_count", "_offset", "_sort", "_include", "_revinclude", "_format")
+#: Search result parameters the server understands besides the search parameters. The total
+#: is always counted, so ``_total`` and fhirpy's ``_totalMethod`` change nothing.
+RESULT_PARAMETERS: Final = (
+    "_count",
+    "_offset",
+    "_sort",
+    "_include",
+    "_revinclude",
+    "_format",
+    "_total",
+    "_totalMethod",
+)
 #: The feed name under which the API's writes are taken, per writing organisation.
 API_FEED: Final = "fhir-api"
 
