@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from joinedup import __version__
+from joinedup.cli.audit import app as audit_app
 from joinedup.cli.feeds import feeds_app, ingest
 from joinedup.cli.identity import identity_app
 from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.command()(ingest)
 app.add_typer(feeds_app, name="feeds")
 app.add_typer(identity_app, name="identity")
+app.add_typer(audit_app, name="audit")
 
 
 @contextmanager
