@@ -17,6 +17,9 @@ DEFAULT_DIRECTORY = (
     Path(__file__).parent / "directory" / "data" / "cornwall-and-isles-of-scilly.yaml"
 )
 
+#: The access policy shipped with JoinedUp: roles, actions, sensitivity, break-glass.
+DEFAULT_POLICY = Path(__file__).parent / "access" / "policy.yaml"
+
 
 class Settings(BaseSettings):
     """Where JoinedUp keeps its data and how it is served."""
@@ -38,6 +41,40 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the web app listens on.")
     port: int = Field(default=8000, description="Port the web app listens on.")
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The OpenID Connect provider's issuer (the tokens' `iss`), e.g. NHS CIS2's "
+        "or the ICS's own. With the development provider on and this unset, its own issuer.",
+    )
+    oidc_audience: str = Field(
+        default="joinedup",
+        description="The audience (`aud`) tokens must be issued for: JoinedUp's client id.",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="Where to fetch the provider's signing keys (JWKS), usually its `jwks_uri`.",
+    )
+    oidc_jwks_file: Path | None = Field(
+        default=None,
+        description="A JWKS file to read the provider's signing keys from instead of a URL.",
+    )
+    role_claim: str = Field(
+        default="joinedup_role",
+        description="The token claim that holds the user's JoinedUp role (a role in the policy).",
+    )
+    organisation_claim: str = Field(
+        default="joinedup_org",
+        description="The token claim that holds the ODS code of the user's organisation.",
+    )
+    dev_idp: bool = Field(
+        default=False,
+        description="Run the built-in development identity provider with demo users "
+        "(for the demo only; never in production).",
+    )
+    policy_file: Path = Field(
+        default=DEFAULT_POLICY,
+        description="The access policy file (YAML): roles, actions, sensitivity, break-glass.",
+    )
 
     @cached_property
     def operational_url(self) -> str:

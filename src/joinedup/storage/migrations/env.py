@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import joinedup.access.tables  # noqa: F401  (declares access tables for autogenerate)
 from joinedup.storage.schema import metadata
 
 engine = context.config.attributes["engine"]
