@@ -275,9 +275,7 @@ def break_glass(
     guard = Guard.for_request(request, session, user)
     try:
         with request.app.state.sessions.begin() as writing:
-            grant = open_break_glass(
-                writing, user, person_key, reason.strip(), guard.now, guard.policy
-            )
+            open_break_glass(writing, user, person_key, reason.strip(), guard.now, guard.policy)
     except AccessDenied as refused:
         guard.record(
             "break_glass", f"record page {person_key}", person_key, "refused", refused.reason
@@ -285,12 +283,5 @@ def break_glass(
         return templates.TemplateResponse(
             request, "refused.html", {"reason": refused.reason}, status_code=refused.status
         )
-    guard.record(
-        "break_glass",
-        f"record page {person_key}",
-        person_key,
-        "success",
-        grant.reason,
-        break_glass=True,
-    )
+    # open_break_glass has audited the opening, in the same transaction.
     return RedirectResponse(f"/record/{person_key}", status_code=303)
