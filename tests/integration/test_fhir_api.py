@@ -227,3 +227,29 @@ def test_every_person_level_read_is_audited(server: Server) -> None:
     server.get(f"/fhir/Patient/{server.people.ann}")
     server.get("/fhir/Condition", patient=server.people.ann)
     assert server.audit_count() == before + 2
+
+
+def test_break_glass_opens_the_record_and_the_privacy_officer_reviews_it(server: Server) -> None:
+    bob, client = server.people.bob, server.client
+
+    def as_user(subject: str) -> None:
+        client.cookies.set("joinedup_session", server.idp.issue(subject))
+
+    as_user("demo-paramedic")
+    assert client.get(f"/record/{bob}").status_code == 403
+    short = client.post(f"/record/{bob}/break-glass", data={"reason": "x"})
+    assert short.status_code == 403  # a real reason is required
+    opened = client.post(
+        f"/record/{bob}/break-glass",
+        data={"reason": "Collapsed in the street, no history available"},
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303
+    page = client.get(f"/record/{bob}")
+    assert page.status_code == 200 and "Break-glass access" in page.text
+    as_user("demo-gp")
+    assert client.get("/privacy").status_code == 403
+    as_user("demo-privacy-officer")
+    review = client.get("/privacy")
+    assert review.status_code == 200
+    assert "Collapsed in the street" in review.text and "Piran Jory" in review.text
