@@ -253,3 +253,21 @@ def test_break_glass_opens_the_record_and_the_privacy_officer_reviews_it(server:
     review = client.get("/privacy")
     assert review.status_code == 200
     assert "Collapsed in the street" in review.text and "Piran Jory" in review.text
+
+
+def test_privacy_officers_read_the_audit_trail_as_audit_events(server: Server) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    server.get(f"/fhir/Patient/{server.people.bob}")  # refused, and audited
+    server.get(f"/fhir/Patient/{server.people.ann}")
+    assert server.get("/fhir/AuditEvent").status_code == 403  # a GP may not
+    bundle = server.get(
+        "/fhir/AuditEvent", user="demo-privacy-officer", patient=server.people.bob
+    ).json()
+    Bundle.model_validate(bundle)  # every AuditEvent is valid R4
+    events = resources(bundle, "AuditEvent")
+    assert len(events) == 1 and events[0]["outcome"] == "4"  # the refusal
+    by_gp = server.get("/fhir/AuditEvent", user="demo-privacy-officer", agent="demo-gp").json()
+    assert len(resources(by_gp)) >= 2
+    page = server.get("/fhir/AuditEvent", user="demo-privacy-officer", _count="1").json()
+    assert any(link["relation"] == "next" for link in page["link"])

@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 import joinedup
+from joinedup.access import audit
 from joinedup.access.deps import current_user
 from joinedup.access.model import AccessDenied, User
 from joinedup.api.deps import SessionDep
@@ -43,6 +44,7 @@ from joinedup.records.query import (
     find_people,
     read_resource,
     search_resources,
+    split_prefix,
 )
 from joinedup.records.query import everything as everything_of
 
@@ -126,6 +128,18 @@ def metadata(request: Request) -> FhirResponse:
                 "searchInclude": [f"{resource_type}:patient"],
             }
         )
+    resources.append(
+        {
+            "type": "AuditEvent",
+            "interaction": [{"code": "search-type"}],
+            "searchParam": [
+                {"name": "patient", "type": "reference"},
+                {"name": "agent", "type": "token"},
+                {"name": "date", "type": "date"},
+            ],
+            "documentation": "For privacy officers: every person-level read, search and write.",
+        }
+    )
     return FhirResponse(
         {
             "resourceType": "CapabilityStatement",
@@ -237,6 +251,56 @@ def patient_everything(
     if offset == 0:
         entries.insert(0, _entry(request, joined_patient(person_key, access.sources)))
     return _bundle(request, total, entries, count, offset)
+
+
+@router.get("/AuditEvent", summary="The audit trail, for privacy officers")
+def audit_events(request: Request, session: SessionDep, user: UserDep) -> FhirResponse:
+    """Audit entries as FHIR AuditEvents, newest first: by ``patient``, ``agent`` (the user's
+    subject) and ``date`` (``ge``/``gt``/``le``/``lt`` prefixes); ``_before`` pages back."""
+    guard = Guard.for_request(request, session, user)
+    what = f"AuditEvent?{request.url.query}"
+    guard.require("audit.read", what)
+    params, count, _ = _params(request)
+    unknown = set(params) - {"patient", "agent", "date", "_count", "_before"}
+    if unknown:
+        raise SearchError(sorted(unknown)[0], "not a supported AuditEvent search parameter")
+    since = until = None
+    for value in params.get("date", []):
+        prefix, text = split_prefix(value)
+        try:
+            low, high = search.parse_date(text)
+        except ValueError:
+            raise SearchError("date", "expected a FHIR date such as 2026-11-30") from None
+        if prefix in ("ge", "gt"):
+            since = (high if prefix == "gt" else low).replace(tzinfo=UTC)
+        elif prefix in ("le", "lt"):
+            until = (high if prefix == "le" else low).replace(tzinfo=UTC)
+        else:
+            since, until = low.replace(tzinfo=UTC), high.replace(tzinfo=UTC)
+    before = _number(params, "_before", 0) or None
+    found = audit.entries(
+        session,
+        limit=count,
+        before_seq=before,
+        person_key=params["patient"][0].removeprefix("Patient/") if "patient" in params else None,
+        user_subject=params["agent"][0] if "agent" in params else None,
+        since=since,
+        until=until,
+    )
+    guard.record("audit.read", what, None, "success", "privacy officer's audit search")
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": [{"relation": "self", "url": str(request.url)}],
+        "entry": [_entry(request, audit.as_fhir(e)) for e in found],
+    }
+    if len(found) == count:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "_before"]
+        query.append(("_before", str(found[-1].seq)))
+        bundle["link"].append(
+            {"relation": "next", "url": str(request.url.replace(query=urlencode(query)))}
+        )
+    return FhirResponse(bundle)
 
 
 @router.get("/{resource_type}", summary="Search a patient's resources of one type")
