@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from joinedup.access.dev_idp import DevIdentityProvider
 from joinedup.api.app import create_app
 from joinedup.feeds.model import Message, MessageFormat, PersonDetails, Unit
 from joinedup.feeds.pipeline import take_units
@@ -21,6 +22,7 @@ AT = datetime(2026, 2, 1, tzinfo=UTC)
 
 @pytest.fixture
 def client_and_pair(settings: Settings) -> Iterator[tuple[TestClient, Settings, int, int]]:
+    settings = settings.model_copy(update={"dev_idp": True})
     engine = make_engine(settings)
     migrate(engine)
     sessions = session_factory(engine)
@@ -62,6 +64,8 @@ def client_and_pair(settings: Settings) -> Iterator[tuple[TestClient, Settings, 
         )
     engine.dispose()
     with TestClient(create_app(settings)) as client:
+        token = DevIdentityProvider(settings).issue("demo-administrator")
+        client.cookies.set("joinedup_session", token)
         yield client, settings, left, right
 
 
@@ -83,7 +87,7 @@ def test_a_decision_links_the_records_and_empties_the_queue(
     [item_id] = [1]
     answer = client.post(
         f"/identity/review/{item_id}",
-        data={"decision": "link", "reviewer": "Data quality team"},
+        data={"decision": "link"},
         follow_redirects=False,
     )
     assert answer.status_code == 303
@@ -92,7 +96,17 @@ def test_a_decision_links_the_records_and_empties_the_queue(
     with session_factory(engine)() as session:
         assert current_link(session, left)[0] == current_link(session, right)[0]  # type: ignore[index]
     engine.dispose()
-    again = client.post(
-        f"/identity/review/{item_id}", data={"decision": "link", "reviewer": "Someone else"}
-    )
+    again = client.post(f"/identity/review/{item_id}", data={"decision": "link"})
     assert "already decided" in again.text
+
+
+def test_only_the_roles_the_policy_names_may_review(
+    client_and_pair: tuple[TestClient, Settings, int, int],
+) -> None:
+    client, settings, _, _ = client_and_pair
+    client.cookies.set("joinedup_session", DevIdentityProvider(settings).issue("demo-gp"))
+    assert client.get("/identity/review").status_code == 403
+    assert client.post("/identity/review/1", data={"decision": "link"}).status_code == 403
+    client.cookies.clear()
+    signed_out = client.get("/identity/review", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"

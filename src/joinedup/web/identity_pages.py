@@ -1,23 +1,27 @@
 """The identity review page: pairs linkage could not decide, side by side, with the model's reasons.
 
-Person-level data: this page is for the ICS's identity (data quality) staff. Until the
-shared care record's access control arrives, JoinedUp serves on 127.0.0.1 only by default.
+Person-level data: only roles the access policy gives ``identity.review`` (the platform's
+administrators) see it, and every view and decision is audited. Decisions are recorded
+under the signed-in user's name.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from joinedup.access.deps import current_user
+from joinedup.access.model import User
 from joinedup.api.deps import SessionDep
+from joinedup.api.guard import Guard
 from joinedup.identity.review import ReviewError, decide, review_items
 from joinedup.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
+UserDep = Annotated[User, Depends(current_user)]
 
 #: The comparisons as a reviewer would name them.
 COMPARISON_NAMES = {
@@ -46,9 +50,16 @@ FIELDS = (
 
 
 @router.get("/identity/review", response_class=HTMLResponse)
-def review_page(request: Request, session: SessionDep, message: str | None = None) -> HTMLResponse:
+def review_page(
+    request: Request, session: SessionDep, user: UserDep, message: str | None = None
+) -> HTMLResponse:
     """The open review queue, most probable pairs first."""
+    guard = Guard.for_request(request, session, user)
+    guard.require("identity.review", "identity review queue")
     items = review_items(session, limit=25)
+    guard.record(
+        "identity.review", f"identity review queue ({len(items)} pairs)", None, "success", "review"
+    )
     pairs = []
     for item in items:
         left = {**item.left.__dict__, "source": f"{item.left.partner} {item.left.feed}"}
@@ -80,16 +91,21 @@ def review_page(request: Request, session: SessionDep, message: str | None = Non
 
 @router.post("/identity/review/{review_id}")
 def review_decision(
+    request: Request,
     review_id: int,
     session: SessionDep,
+    user: UserDep,
     decision: Annotated[str, Form()],
-    reviewer: Annotated[str, Form(min_length=1, max_length=100)],
 ) -> RedirectResponse:
     """Record a link or not-link decision, then back to the queue."""
+    guard = Guard.for_request(request, session, user)
+    what = f"identity review pair {review_id}: {decision}"
+    guard.require("identity.review", what)
     try:
         with session.begin():
-            decide(session, review_id, decision, by=reviewer, at=datetime.now(UTC))
+            decide(session, review_id, decision, by=user.name, at=guard.now)
         message = f"Pair {review_id}: {'linked' if decision == 'link' else 'kept apart'}."
+        guard.record("identity.review", what, None, "success", "decided")
     except ReviewError as error:
         message = str(error)
     # 303: the browser follows with a GET, so a refresh doesn't post the decision again.
