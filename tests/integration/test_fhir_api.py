@@ -271,3 +271,52 @@ def test_privacy_officers_read_the_audit_trail_as_audit_events(server: Server) -
     assert len(resources(by_gp)) >= 2
     page = server.get("/fhir/AuditEvent", user="demo-privacy-officer", _count="1").json()
     assert any(link["relation"] == "next" for link in page["link"])
+
+
+# Each demo user against Ann (registered at L99021, in REF's care) and Bob (registered at
+# L99001): what the shipped policy (src/joinedup/access/policy.yaml) lets them read.
+@pytest.mark.parametrize(
+    ("user", "ann", "bob"),
+    [
+        ("demo-gp", 200, 403),  # L99021: Ann's practice
+        ("demo-hospital-clinician", 200, 403),  # REF: Ann's open admission
+        ("demo-community-nurse", 403, 403),  # RJ8: no encounter, referral or care team
+        ("demo-mental-health", 403, 403),
+        ("demo-social-worker", 403, 403),
+        ("demo-care-coordinator", 403, 403),  # on no one's care team here
+        ("demo-paramedic", 403, 403),  # may break glass, has no relationship
+        ("demo-analyst", 403, 403),  # never person-level data
+        ("demo-privacy-officer", 403, 403),  # the audit trail, not the record
+        ("demo-administrator", 403, 403),  # the person index, not the record
+    ],
+)
+def test_each_demo_user_sees_what_the_policy_allows(
+    server: Server, user: str, ann: int, bob: int
+) -> None:
+    assert server.get(f"/fhir/Patient/{server.people.ann}", user=user).status_code == ann
+    assert server.get(f"/fhir/Patient/{server.people.bob}", user=user).status_code == bob
+    everything = server.get(f"/fhir/Patient/{server.people.ann}/$everything", user=user)
+    assert everything.status_code == ann
+
+
+def test_sensitive_items_stay_hidden_from_roles_the_policy_leaves_out(server: Server) -> None:
+    bob = server.people.bob
+    # A community nurse breaks glass for Bob: the policy lets the role see safeguarding
+    # items but not mental-health ones, so his depression (labelled PSY) stays hidden.
+    server.client.cookies.set("joinedup_session", server.idp.issue("demo-community-nurse"))
+    reason = "Found confused at home, no other history to hand"
+    assert (
+        server.client.post(f"/record/{bob}/break-glass", data={"reason": reason}).status_code == 200
+    )
+    nurse = server.get("/fhir/Condition", user="demo-community-nurse", patient=bob).json()
+    assert [c["code"]["text"] for c in resources(nurse)] == ["Asthma"]
+    assert nurse["total"] == 1  # the total does not give the hidden item away
+    assert server.get("/fhir/Patient", user="demo-community-nurse", _id=bob).json()["total"] == 1
+    # A paramedic who breaks glass may see mental-health items.
+    server.client.cookies.set("joinedup_session", server.idp.issue("demo-paramedic"))
+    server.client.post(f"/record/{bob}/break-glass", data={"reason": reason})
+    paramedic = server.get("/fhir/Condition", user="demo-paramedic", patient=bob).json()
+    assert sorted(c["code"]["text"] for c in resources(paramedic)) == [
+        "Asthma",
+        "Depressive disorder",
+    ]

@@ -246,8 +246,13 @@ def patient_everything(
     if access is None:
         return outcome(404, "not-found", "no Patient with this id")
     _, count, offset = _params(request)
-    total, rows = everything_of(session, person_key, count=count, offset=offset)
-    entries = [_entry(request, r.content) for r in guard.visible(access, rows)]
+    total, rows = guard.page(
+        access,
+        lambda n, at: everything_of(session, person_key, count=n, offset=at),
+        count,
+        offset,
+    )
+    entries = [_entry(request, r.content) for r in rows]
     if offset == 0:
         entries.insert(0, _entry(request, joined_patient(person_key, access.sources)))
     return _bundle(request, total, entries, count, offset)
@@ -327,10 +332,15 @@ def search_type(
         if k not in RESULT_PARAMETERS and k not in ("patient", "subject")
     }
     sort = params.get("_sort", [None])[0]
-    total, rows = search_resources(
-        session, resource_type, [person_key], criteria, count=count, offset=offset, sort=sort
+    total, rows = guard.page(
+        access,
+        lambda n, at: search_resources(
+            session, resource_type, [person_key], criteria, count=n, offset=at, sort=sort
+        ),
+        count,
+        offset,
     )
-    entries = [_entry(request, r.content) for r in guard.visible(access, rows)]
+    entries = [_entry(request, r.content) for r in rows]
     for include in params.get("_include", []):
         if include not in (f"{resource_type}:patient", f"{resource_type}:subject", "*"):
             raise SearchError("_include", f"supported: {resource_type}:patient")

@@ -8,7 +8,7 @@ in a transaction of their own, so a refused or failed request is still on the re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from joinedup.access import audit
 from joinedup.access.decide import decide_person, item_visible
 from joinedup.access.model import AccessDenied, Decision, Relationship, User
-from joinedup.access.policy import Policy, load_policy
+from joinedup.access.policy import CATEGORIES, Policy, load_policy
 from joinedup.access.store import active_break_glass, has_objection
 from joinedup.directory.store import read_directory
 from joinedup.records.person import load_person, relationship
 from joinedup.records.query import Source, StoredResource
+
+#: The most items of one person filtered in memory for one search (far above any record).
+MAX_FILTERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,31 @@ class Guard:
             action, what, person_key, "success", decision.reason, break_glass=decision.break_glass
         )
         return PersonAccess(person_key, decision, related, found, visible)
+
+    def hides_items(self, access: PersonAccess) -> bool:
+        """Whether some of the person's items may be hidden from this user (sensitive
+        categories the role lacks, or the person's objection), so counts must be of what
+        is visible rather than of what matches."""
+        if access.relationship.objection and not access.decision.break_glass:
+            return True
+        return not all(self.policy.may_see_sensitive(self.user.role, c) for c in CATEGORIES)
+
+    def page(
+        self,
+        access: PersonAccess,
+        fetch: Callable[[int, int], tuple[int, list[StoredResource]]],
+        count: int,
+        offset: int,
+    ) -> tuple[int, list[StoredResource]]:
+        """One page of what ``fetch(count, offset)`` finds that the user may see, and the
+        total of those. When items may be hidden, everything matching is fetched and
+        filtered first, so neither the total nor the pages give a hidden item away."""
+        if not self.hides_items(access):
+            total, rows = fetch(count, offset)
+            return total, self.visible(access, rows)
+        _, rows = fetch(MAX_FILTERED, 0)
+        shown = self.visible(access, rows)
+        return len(shown), shown[offset : offset + count]
 
     def visible(
         self, access: PersonAccess, resources: Iterable[StoredResource]
