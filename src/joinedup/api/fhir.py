@@ -216,8 +216,10 @@ def search_patients(request: Request, session: SessionDep, user: UserDep) -> Fhi
     for revinclude in params.get("_revinclude", []):
         resource_type = _linked_type(revinclude, "_revinclude")
         for a in page:
-            found = [r for r in a.resources if r.resource_type == resource_type]
-            entries += [_entry(request, r.content, "include") for r in found]
+            _, found = search_resources(
+                session, resource_type, [a.person_key], {}, count=MAX_COUNT, offset=0
+            )
+            entries += [_entry(request, r.content, "include") for r in guard.visible(a, found)]
     return _bundle(request, len(allowed), entries, count, offset)
 
 

@@ -8,9 +8,12 @@ in a transaction of their own, so a refused or failed request is still on the re
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,8 +24,16 @@ from joinedup.access.model import AccessDenied, Decision, Relationship, User
 from joinedup.access.policy import CATEGORIES, Policy, load_policy
 from joinedup.access.store import active_break_glass, has_objection
 from joinedup.directory.store import read_directory
-from joinedup.records.person import load_person, relationship
-from joinedup.records.query import Source, StoredResource
+from joinedup.records.person import person_relationship
+from joinedup.records.query import Source, StoredResource, person_resources, sources
+
+
+def _audit_lock(state: Any) -> threading.Lock:
+    lock = getattr(state, "audit_lock", None)
+    if lock is None:
+        lock = state.audit_lock = threading.Lock()
+    return lock
+
 
 #: The most items of one person filtered in memory for one search (far above any record).
 MAX_FILTERED = 100_000
@@ -36,7 +47,7 @@ class PersonAccess:
     decision: Decision
     relationship: Relationship
     sources: list[Source]
-    resources: list[StoredResource]  # only those the user may see
+    resources: list[StoredResource]  # the record the user may see (when asked for)
 
 
 class Guard:
@@ -57,12 +68,21 @@ class Guard:
         self.policy = policy
         self.now = now or datetime.now(UTC)
         self._practices: frozenset[str] | None = None
+        self._audit_lock: threading.Lock | None = None
 
     @classmethod
     def for_request(cls, request: Request, session: Session, user: User) -> Guard:
         """The guard for a request: the app's policy file and session factory."""
         settings = request.app.state.settings
-        return cls(session, request.app.state.sessions, user, load_policy(settings.policy_file))
+        guard = cls(session, request.app.state.sessions, user, load_policy(settings.policy_file))
+        guard._audit_lock = _audit_lock(request.app.state)
+        # The practices change only when the directory is loaded again: read them once.
+        known = getattr(request.app.state, "practices", None)
+        if known:
+            guard._practices = known
+        else:
+            request.app.state.practices = guard.practices
+        return guard
 
     @property
     def practices(self) -> frozenset[str]:
@@ -80,18 +100,22 @@ class Guard:
             self.record(action, what, None, "refused", "your role does not allow this")
             raise AccessDenied(403, "your role does not allow this", "forbidden")
 
-    def person(self, person_key: str, action: str, what: str) -> PersonAccess | None:
-        """The person's record as this user may see it; None if there is no such person.
+    def person(
+        self, person_key: str, action: str, what: str, *, whole_record: bool = False
+    ) -> PersonAccess | None:
+        """The person as this user may see them; None if there is no such person.
 
-        Raises :class:`AccessDenied` (after auditing the refusal) without a legitimate
-        relationship or active break-glass.
+        With ``whole_record``, every resource of the record the user may see is loaded too
+        (for the single patient view). Raises :class:`AccessDenied` (after auditing the
+        refusal) without a legitimate relationship or active break-glass.
         """
-        found, resources = load_person(self.session, person_key)
+        found = sources(self.session, person_key)
         if not found:
             return None
-        related = relationship(
+        related = person_relationship(
+            self.session,
+            person_key,
             found,
-            resources,
             practices=self.practices,
             objection=has_objection(self.session, person_key),
         )
@@ -102,15 +126,14 @@ class Guard:
         if not decision.allowed:
             self.record(action, what, person_key, "refused", decision.reason)
             raise AccessDenied(403, decision.reason, "forbidden")
-        visible = [
-            r
-            for r in resources
-            if item_visible(self.policy, self.user, r.content, r.partner, related, decision)
-        ]
         self.record(
             action, what, person_key, "success", decision.reason, break_glass=decision.break_glass
         )
-        return PersonAccess(person_key, decision, related, found, visible)
+        access = PersonAccess(person_key, decision, related, found, [])
+        if whole_record:
+            everything = person_resources(self.session, person_key)
+            access = replace(access, resources=self.visible(access, everything))
+        return access
 
     def hides_items(self, access: PersonAccess) -> bool:
         """Whether some of the person's items may be hidden from this user (sensitive
@@ -159,8 +182,12 @@ class Guard:
         *,
         break_glass: bool = False,
     ) -> None:
-        """Write one audit entry in a transaction of its own."""
-        with self.sessions.begin() as session:
+        """Write one audit entry in a transaction of its own.
+
+        Within one process the app's threads take turns (a lock): the chain is appended one
+        entry at a time anyway, and SQLite would otherwise make waiting writers sleep.
+        """
+        with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
             audit.record(
                 session,
                 audit.AuditEntry(

@@ -22,8 +22,8 @@ from joinedup.records.query import (
     OPEN_EPISODE,
     Source,
     StoredResource,
+    open_care,
     person_resources,
-    sources,
 )
 
 _CODE_ELEMENT: Final = {
@@ -131,6 +131,7 @@ def joined_patient(person_key: str, person_sources: list[Source]) -> dict[str, A
 
 def relationship(
     person_sources: Iterable[Source],
+    care: Iterable[tuple[str, str, str]],
     resources: Iterable[StoredResource],
     *,
     practices: frozenset[str],
@@ -140,25 +141,23 @@ def relationship(
 
     Registered: the person's record came from a GP practice's feed (practices send their
     registered list). Open care: an encounter not yet finished or an active episode, with
-    the partner that recorded it. Referral: an active ServiceRequest's performer. Care team:
-    an active CareTeam's participants (their identifiers) and the partner that keeps it.
+    the partner that recorded it (``care``: type, partner and status of each, from
+    :func:`~joinedup.records.query.open_care`; Encounter.status is required in R4).
+    Referral: an active ServiceRequest's performer. Care team: an active CareTeam's
+    participants (their identifiers) and the partner that keeps it.
     """
     registered = frozenset(s.partner for s in person_sources if s.partner in practices)
-    open_care: set[str] = set()
+    open_care = {
+        partner
+        for resource_type, partner, status in care
+        if status in (OPEN_ENCOUNTER if resource_type == "Encounter" else OPEN_EPISODE)
+    }
     referred: set[str] = set()
     team: set[str] = set()
     for r in resources:
         content = r.content
         status = content.get("status")
-        if (
-            r.resource_type == "Encounter"
-            and (
-                status in OPEN_ENCOUNTER
-                or (status is None and not (content.get("period") or {}).get("end"))
-            )
-        ) or (r.resource_type == "EpisodeOfCare" and status in OPEN_EPISODE):
-            open_care.add(r.partner)
-        elif r.resource_type == "ServiceRequest" and status == "active":
+        if r.resource_type == "ServiceRequest" and status == "active":
             for performer in content.get("performer") or []:
                 identifier = performer.get("identifier") or {}
                 if identifier.get("value"):
@@ -189,10 +188,26 @@ class JoinedRecord:
     timeline: list[Fact]  # encounters and episodes across partners, newest first
 
 
-def load_person(session: Session, person_key: str) -> tuple[list[Source], list[StoredResource]]:
-    """A person's source records and every resource of their record (empty if unknown)."""
-    found = sources(session, person_key)
-    return found, (person_resources(session, person_key) if found else [])
+#: The resources a relationship is read from besides encounters' and episodes' statuses.
+RELATIONSHIP_TYPES: Final = ("ServiceRequest", "CareTeam")
+
+
+def person_relationship(
+    session: Session,
+    person_key: str,
+    person_sources: list[Source],
+    *,
+    practices: frozenset[str],
+    objection: bool,
+) -> Relationship:
+    """The relationships the record gives, reading only what they depend on."""
+    return relationship(
+        person_sources,
+        open_care(session, person_key),
+        person_resources(session, person_key, RELATIONSHIP_TYPES),
+        practices=practices,
+        objection=objection,
+    )
 
 
 def join(

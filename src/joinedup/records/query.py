@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from joinedup.identity import tables as identity
@@ -81,14 +91,60 @@ class StoredResource:
 _s, _lk, _r, _ix = identity.source_record, identity.link, tables.resource, tables.search
 
 
+# Every person-level request runs these: built once (building costs more than running).
+_PERSON_SOURCE_IDS = select(_lk.c.source_record_id).where(
+    _lk.c.person_key == bindparam("key"), _lk.c.valid_to.is_(None)
+)
+_SOURCES = (
+    select(_s)
+    .join(_lk, _lk.c.source_record_id == _s.c.id)
+    .where(_lk.c.person_key == bindparam("key"), _lk.c.valid_to.is_(None))
+    .order_by(_s.c.id)
+)
+
+
+def _sql_literal(value: str) -> Any:
+    """A constant written into the SQL (not bound), so the planner can use the index for it."""
+    return literal_column("'" + value.replace("'", "''") + "'")
+
+
+def _any_of(column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+    return or_(*(column == _sql_literal(v) for v in sorted(values)))
+
+
+_OPEN_CARE = (
+    select(_r.c.resource_type, _r.c.partner, _ix.c.value)
+    .join(_ix, _ix.c.resource_id == _r.c.id)
+    .where(
+        _r.c.source_record_id.in_(_PERSON_SOURCE_IDS),
+        _ix.c.param == _sql_literal("status"),
+        # Constants on the index's own columns: the few open ones are found through it.
+        or_(
+            and_(
+                _ix.c.resource_type == _sql_literal("Encounter"),
+                _any_of(_ix.c.value, OPEN_ENCOUNTER),
+            ),
+            and_(
+                _ix.c.resource_type == _sql_literal("EpisodeOfCare"),
+                _any_of(_ix.c.value, OPEN_EPISODE),
+            ),
+        ),
+    )
+    .distinct()
+)
+_PERSON_RESOURCES = (
+    select(_r)
+    .where(_r.c.source_record_id.in_(_PERSON_SOURCE_IDS))
+    .order_by(_r.c.received_at, _r.c.id)
+)
+_PERSON_RESOURCES_OF_TYPES = _PERSON_RESOURCES.where(
+    _r.c.resource_type.in_(bindparam("types", expanding=True))
+)
+
+
 def sources(session: Session, person_key: str) -> list[Source]:
     """The source records currently linked to a person, oldest first."""
-    rows = session.execute(
-        select(_s)
-        .join(_lk, _lk.c.source_record_id == _s.c.id)
-        .where(_lk.c.person_key == person_key, _lk.c.valid_to.is_(None))
-        .order_by(_s.c.id)
-    ).mappings()
+    rows = session.execute(_SOURCES, {"key": person_key}).mappings()
     return [
         Source(
             source_record_id=r["id"],
@@ -391,14 +447,24 @@ def read_resource(session: Session, resource_type: str, resource_id: str) -> Sto
     return _served(session, [row])[0] if row is not None else None
 
 
-def person_resources(session: Session, person_key: str) -> list[StoredResource]:
-    """Every resource of a person's record, Patient resources included (for the pages)."""
-    rows = session.execute(
-        select(_r)
-        .where(_r.c.source_record_id.in_(_person_sources([person_key])))
-        .order_by(_r.c.received_at, _r.c.id)
-    ).mappings()
+def person_resources(
+    session: Session, person_key: str, types: Sequence[str] | None = None
+) -> list[StoredResource]:
+    """Every resource of a person's record (of ``types``, if given), Patient resources included."""
+    if types is None:
+        rows = session.execute(_PERSON_RESOURCES, {"key": person_key}).mappings()
+    else:
+        rows = session.execute(
+            _PERSON_RESOURCES_OF_TYPES, {"key": person_key, "types": list(types)}
+        ).mappings()
     return _served(session, list(rows))
+
+
+def open_care(session: Session, person_key: str) -> list[tuple[str, str, str]]:
+    """(resource type, partner, status) of the person's open encounters and episodes of
+    care, read from the search index without loading the resources."""
+    rows = session.execute(_OPEN_CARE, {"key": person_key})
+    return [(t, partner, status) for t, partner, status in rows]
 
 
 def _served(session: Session, rows: list[Any]) -> list[StoredResource]:

@@ -24,6 +24,8 @@ resource = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("content", JSON, nullable=False),
+    # A person's resources of some types: the record's commonest read.
+    Index("ix_record_resource_source_type", "source_record_id", "resource_type"),
 )
 
 #: The search index: one row per (resource, parameter, value) of :mod:`joinedup.records.search`.

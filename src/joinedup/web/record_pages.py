@@ -185,7 +185,7 @@ def record_page(request: Request, person_key: str, session: SessionDep, user: Us
     """The single patient view: everything the user may see of the person, joined up."""
     guard = Guard.for_request(request, session, user)
     guard.require("record.read", f"record page {person_key}")
-    access = guard.person(person_key, "record.read", f"record page {person_key}")
+    access = guard.person(person_key, "record.read", f"record page {person_key}", whole_record=True)
     if access is None:
         return templates.TemplateResponse(
             request, "refused.html", {"reason": "There is no such record."}, status_code=404

@@ -1,4 +1,4 @@
-"""The shared care record's search index.
+"""The shared care record's search index, and an index for reading a person's record.
 
 Revision ID: 0004
 Revises: 0003
@@ -32,6 +32,9 @@ def upgrade() -> None:
     op.create_index(op.f("ix_record_search_resource_id"), "record_search", ["resource_id"])
     op.create_index("ix_record_search_token", "record_search", ["resource_type", "param", "value"])
     op.create_index("ix_record_search_date", "record_search", ["resource_type", "param", "start"])
+    op.create_index(
+        "ix_record_resource_source_type", "record_resource", ["source_record_id", "resource_type"]
+    )
     _index_what_is_stored()
 
 
@@ -64,4 +67,5 @@ def _index_what_is_stored() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_record_resource_source_type", "record_resource")
     op.drop_table("record_search")
