@@ -8,7 +8,9 @@ a fresh store, serves it with ``joinedup serve`` in its own process, then from t
   Condition search by patient, and the single patient view page, one at a time; p50 and
   p95 of the server's own time (its ``Server-Timing`` header) and of the round trip;
 * throughput: ``--clients`` threads in a second process (the load generator) read
-  ``Patient/{id}`` with the demo GP's bearer token for ``--seconds``; requests per second.
+  ``Patient/{id}`` with the demo GP's bearer token for ``--seconds``; requests per second,
+  and the same for ``/fhir/metadata`` (no token, no database) as the ceiling of this
+  client and server on the machine, with the ratio between them.
 
 Prints one JSON object.
 
@@ -84,7 +86,9 @@ def latency(base: str, token: str, people: list[str]) -> dict[str, Any]:
     """Each kind of read once per person, one at a time: server and round-trip times (ms)."""
     kinds = {
         "everything": lambda p: f"/fhir/Patient/{p}/$everything",
-        "search_observation_code": lambda p: f"/fhir/Observation?patient={p}&code=http://snomed.info/sct|271649006",
+        "search_observation_code": lambda p: (
+            f"/fhir/Observation?patient={p}&code=http://snomed.info/sct|271649006"
+        ),
         "search_condition": lambda p: f"/fhir/Condition?patient={p}",
         "patient_view_page": lambda p: f"/record/{p}",
     }
@@ -106,7 +110,8 @@ def latency(base: str, token: str, people: list[str]) -> dict[str, Any]:
 
 
 def _load(args: tuple[str, str, list[str], int, float]) -> tuple[int, int, float]:
-    """The load generator (its own process): threads reading Patient/{id} until time is up."""
+    """The load generator (its own process): threads reading Patient/{id} until time is up
+    (or, with no people, the CapabilityStatement: the ceiling of this client and server)."""
     base, token, people, clients, seconds = args
     done = [0] * clients
     failed = [0] * clients
@@ -117,7 +122,8 @@ def _load(args: tuple[str, str, list[str], int, float]) -> tuple[int, int, float
         with httpx.Client(base_url=base, timeout=30) as client:
             headers = {"Authorization": f"Bearer {token}"}
             while time.perf_counter() < stop:
-                response = client.get(f"/fhir/Patient/{rng.choice(people)}", headers=headers)
+                path = f"/fhir/Patient/{rng.choice(people)}" if people else "/fhir/metadata"
+                response = client.get(path, headers=headers)
                 if response.status_code == 200:
                     done[i] += 1
                 else:
@@ -140,7 +146,16 @@ def run(settings: Settings, args: argparse.Namespace, env: dict[str, str]) -> di
     token = DevIdentityProvider(settings).issue(GP, minutes=120)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "joinedup.cli.main", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "joinedup.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -163,6 +178,9 @@ def run(settings: Settings, args: argparse.Namespace, env: dict[str, str]) -> di
             ok, failed, seconds = pool.apply(
                 _load, ((base, token, people, args.clients, args.seconds),)
             )
+            ceiling, _, ceiling_seconds = pool.apply(
+                _load, ((base, token, [], args.clients, args.seconds),)
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -176,6 +194,10 @@ def run(settings: Settings, args: argparse.Namespace, env: dict[str, str]) -> di
             "seconds": round(seconds, 1),
             "requests_per_second": round(ok / seconds, 1),
             "client_threads": args.clients,
+            # The same load generator and server answering GET /fhir/metadata (no token, no
+            # database): what this client and framework reach at best on this machine.
+            "metadata_requests_per_second": round(ceiling / ceiling_seconds, 1),
+            "reads_to_metadata": round((ok / seconds) / (ceiling / ceiling_seconds), 2),
         },
     }
 
@@ -186,11 +208,13 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
     report: dict[str, Any] = {
         "benchmark": "record_reads",
         "people": args.people,
+        "server_workers": args.workers,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}",
     }

@@ -166,6 +166,9 @@ def demo(
 def serve(
     port: int | None = typer.Option(None, "--port", help="Port (default 8000, or JOINEDUP_PORT)."),
     host: str | None = typer.Option(None, "--host", help="Address (default 127.0.0.1)."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Server processes (each reads the settings from JOINEDUP_*)."
+    ),
 ) -> None:
     """Serve the web app and the API (http://127.0.0.1:8000 by default)."""
     overrides: dict[str, object] = {}
@@ -173,15 +176,26 @@ def serve(
         overrides["port"] = port
     if host is not None:
         overrides["host"] = host
-    _serve(Settings(**overrides))  # type: ignore[arg-type]
+    _serve(Settings(**overrides), workers=workers)  # type: ignore[arg-type]
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     import uvicorn
 
     from joinedup.api.app import create_app
 
     errors.print(f"Serving JoinedUp at http://{settings.host}:{settings.port} (Ctrl+C to stop)")
+    if workers > 1:
+        # Each process makes its own app from the environment's settings.
+        uvicorn.run(
+            "joinedup.api.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+        )
+        return
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
 
