@@ -320,3 +320,26 @@ def test_sensitive_items_stay_hidden_from_roles_the_policy_leaves_out(server: Se
         "Asthma",
         "Depressive disorder",
     ]
+
+
+def test_an_objection_recorded_by_the_gp_limits_what_others_see(server: Server) -> None:
+    ann, client = server.people.ann, server.client
+    before = server.get("/fhir/AllergyIntolerance", user="demo-hospital-clinician", patient=ann)
+    assert before.json()["total"] == 2  # the GP's and the hospital's
+    client.cookies.set("joinedup_session", server.idp.issue("demo-hospital-clinician"))
+    assert client.post(f"/record/{ann}/objection", data={"objects": "yes"}).status_code == 403
+    client.cookies.set("joinedup_session", server.idp.issue("demo-gp"))
+    recorded = client.post(f"/record/{ann}/objection", data={"objects": "yes"})
+    assert recorded.status_code == 200 and "objects to sharing" in recorded.text
+    after = server.get("/fhir/AllergyIntolerance", user="demo-hospital-clinician", patient=ann)
+    assert [a["meta"]["source"] for a in resources(after.json())] == [
+        "urn:joinedup:partner:REF:acute-fhir"
+    ]
+    assert after.json()["total"] == 1
+    # The rule holds for every organisation: the practice too sees only its own items.
+    gp = server.get("/fhir/AllergyIntolerance", patient=ann).json()
+    assert {a["meta"]["source"] for a in resources(gp)} == {
+        f"urn:joinedup:partner:{GP_PRACTICE}:gp-fhir"
+    }
+    client.post(f"/record/{ann}/objection", data={"objects": "no"})
+    assert server.get("/fhir/AllergyIntolerance", patient=ann).json()["total"] == 2

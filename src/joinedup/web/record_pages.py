@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joinedup.access.deps import SESSION_COOKIE, current_user
 from joinedup.access.dev_idp import DevIdentityProvider
 from joinedup.access.model import AccessDenied, User
-from joinedup.access.store import open_break_glass
+from joinedup.access.store import open_break_glass, record_objection, withdraw_objection
 from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard, PersonAccess, people_visible
 from joinedup.records.person import Fact, age_on, is_social_care, join
@@ -233,8 +233,40 @@ def record_page(request: Request, person_key: str, session: SessionDep, user: Us
             "timeline": record.timeline[:50],
             "format_date": format_date,
             "partners": sorted({s.partner for s in access.sources}),
+            "objection": access.relationship.objection,
+            "banner_key": person_key,
+            "may_record_objection": guard.policy.allows(user.role, "objection.record"),
         },
     )
+
+
+@router.post("/record/{person_key}/objection")
+def objection(
+    request: Request,
+    person_key: str,
+    session: SessionDep,
+    user: UserDep,
+    objects: Annotated[str, Form()],
+) -> Response:
+    """Record (``objects=yes``) or withdraw (``no``) the person's objection to sharing.
+
+    Needs a legitimate relationship and the ``objection.record`` action (the person's GP in
+    the shipped policy). From then on, other organisations see only what they recorded.
+    """
+    guard = Guard.for_request(request, session, user)
+    what = f"objection {objects} for {person_key}"
+    guard.require("objection.record", what)
+    if guard.person(person_key, "record.read", what) is None:
+        return templates.TemplateResponse(
+            request, "refused.html", {"reason": "There is no such record."}, status_code=404
+        )
+    with request.app.state.sessions.begin() as writing:
+        if objects == "yes":
+            record_objection(writing, person_key, user.subject, guard.now)
+        else:
+            withdraw_objection(writing, person_key, user.subject, guard.now)
+    guard.record("objection.record", what, person_key, "success", "recorded as the person asked")
+    return RedirectResponse(f"/record/{person_key}", status_code=303)
 
 
 def _banner(patient: dict[str, Any], access: PersonAccess) -> dict[str, Any]:
