@@ -343,3 +343,14 @@ def test_an_objection_recorded_by_the_gp_limits_what_others_see(server: Server) 
     }
     client.post(f"/record/{ann}/objection", data={"objects": "no"})
     assert server.get("/fhir/AllergyIntolerance", patient=ann).json()["total"] == 2
+
+
+def test_a_search_matching_too_many_people_is_refused_not_paged(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from joinedup.api import fhir
+
+    monkeypatch.setattr(fhir, "MAX_PATIENT_MATCHES", 1)
+    response = server.get("/fhir/Patient", birthdate="ge1900")  # Ann and Bob
+    assert response.status_code == 400
+    assert "more than 1 people match" in response.json()["issue"][0]["diagnostics"]

@@ -50,6 +50,8 @@ from joinedup.records.query import everything as everything_of
 
 FHIR_JSON: Final = "application/fhir+json"
 DEFAULT_COUNT: Final = 50
+#: The most people a Patient search may match before it is refused as too broad.
+MAX_PATIENT_MATCHES: Final = 100
 MAX_COUNT: Final = 500
 #: Search result parameters the server understands besides the search parameters. The total
 #: is always counted, so ``_total`` and fhirpy's ``_totalMethod`` change nothing.
@@ -209,7 +211,14 @@ def search_patients(request: Request, session: SessionDep, user: UserDep) -> Fhi
     unknown = [k for k in criteria if k not in PATIENT_PARAMETERS]
     if unknown:
         raise SearchError(unknown[0], "not a supported Patient search parameter")
-    keys = find_people(session, criteria)
+    keys = find_people(session, criteria, limit=MAX_PATIENT_MATCHES + 1)
+    if len(keys) > MAX_PATIENT_MATCHES:
+        # As PDS does: a search this broad is refused, not paged (nor checked person by person).
+        raise SearchError(
+            "Patient",
+            f"more than {MAX_PATIENT_MATCHES} people match: add a given name, date of birth "
+            "or postcode",
+        )
     allowed = people_visible(guard, keys, "record.search", what)
     page = allowed[offset : offset + count]
     entries = [_entry(request, joined_patient(a.person_key, a.sources)) for a in page]

@@ -186,7 +186,9 @@ PATIENT_PARAMETERS: Final = (
 _GENDER_TO_SEX: Final = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
 
 
-def find_people(session: Session, params: Mapping[str, Sequence[str]]) -> list[str]:
+def find_people(
+    session: Session, params: Mapping[str, Sequence[str]], *, limit: int | None = None
+) -> list[str]:
     """The person keys whose source records match every Patient search parameter given.
 
     Names match case-insensitively from the start (FHIR string search); ``identifier``
@@ -206,6 +208,7 @@ def find_people(session: Session, params: Mapping[str, Sequence[str]]) -> list[s
         .where(_lk.c.valid_to.is_(None), *conditions)
         .distinct()
         .order_by(_lk.c.person_key)
+        .limit(limit)
     )
     return list(session.execute(query).scalars())
 

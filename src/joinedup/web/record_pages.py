@@ -20,6 +20,7 @@ from joinedup.access.dev_idp import DevIdentityProvider
 from joinedup.access.model import AccessDenied, User
 from joinedup.access.store import open_break_glass, record_objection, withdraw_objection
 from joinedup.api.deps import SessionDep
+from joinedup.api.fhir import MAX_PATIENT_MATCHES
 from joinedup.api.guard import Guard, PersonAccess, people_visible
 from joinedup.records.person import Fact, age_on, is_social_care, join
 from joinedup.records.query import SearchError, find_people
@@ -145,7 +146,9 @@ def find_page(
     if criteria and "error" not in context:
         guard.require("record.search", "Patient search")
         try:
-            keys = find_people(session, criteria)
+            keys = find_people(session, criteria, limit=MAX_PATIENT_MATCHES + 1)
+            if len(keys) > MAX_PATIENT_MATCHES:
+                raise SearchError("search", "too many people match: add more details")
         except SearchError as error:
             context["error"] = f"Check the {error.parameter}: {error.problem}"
             keys = []
