@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="Run the built-in development identity provider with demo users "
         "(for the demo only; never in production).",
     )
+    reference_dir: Path | None = Field(
+        default=None,
+        description="Folder of published reference data the lake reads: postcode-lookup.csv "
+        "(postcode, small_area, imd_decile) and national-data-opt-outs.csv (nhs_number); the "
+        "demo's synthetic ICS's if unset.",
+    )
     policy_file: Path = Field(
         default=DEFAULT_POLICY,
         description="The access policy file (YAML): roles, actions, sensitivity, break-glass.",
@@ -97,3 +103,13 @@ class Settings(BaseSettings):
     def synthetic_dir(self) -> Path:
         """Where the demo writes its synthetic ICS (feeds and ground truth)."""
         return self.var_dir / "synthetic"
+
+    @property
+    def lake_dir(self) -> Path:
+        """The analytical lake: pseudonymised Parquet tables."""
+        return self.var_dir / "lake"
+
+    @property
+    def reference_path(self) -> Path:
+        """Where the published reference data is: the configured folder, or the demo's."""
+        return self.reference_dir or self.synthetic_dir / "published"

@@ -281,3 +281,20 @@ def test_published_counts_load_with_the_directory_store(
     counts = read_population_csv(out / "published" / "gp-registered-patients.csv")
     assert len(counts) == 4 * 2 * 20
     assert max(c.band_start for c in counts) == 95
+
+
+def test_reference_data_covers_every_address_and_opts_some_people_out(
+    generated: tuple[Path, GenerationSummary],
+) -> None:
+    out, _ = generated
+    with (out / "published" / "postcode-lookup.csv").open() as handle:
+        lookup = {row["postcode"]: row for row in csv.DictReader(handle)}
+    assert all(1 <= int(r["imd_decile"]) <= 10 for r in lookup.values())
+    postcodes = {
+        p["address"][0]["postalCode"] for p in (b["entry"][0]["resource"] for b in _bundles(out))
+    }
+    assert postcodes <= set(lookup)
+    with (out / "published" / "national-data-opt-outs.csv").open() as handle:
+        opted = [row["nhs_number"] for row in csv.DictReader(handle)]
+    assert all(is_valid_nhs_number(n) for n in opted)
+    assert 0.02 * PEOPLE <= len(opted) <= 0.10 * PEOPLE  # about 5.4%

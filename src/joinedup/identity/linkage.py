@@ -544,7 +544,7 @@ def _for_backend(table: pd.DataFrame, api: DatabaseAPI[Any]) -> Any:
     """
     if api.sql_dialect.sql_dialect_str != "spark":
         return table
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     schema = pa.schema([(str(column), pa.string()) for column in table.columns])
     arrow = pa.Table.from_pandas(table.astype(object), schema=schema, preserve_index=False)

@@ -15,6 +15,8 @@ Output tree::
     DIR/feeds/<partner>/...            what each partner sends (gp-<ODS>/bundles-*.ndjson, ...)
     DIR/truth/records.csv              partner, feed, local_id, person_id for every record
     DIR/published/gp-registered-patients.csv
+    DIR/published/postcode-lookup.csv
+    DIR/published/national-data-opt-outs.csv
     DIR/manifest.json                  seed, size, period and counts (nothing time-dependent)
 """
 
@@ -192,7 +194,25 @@ def _generate_chunk(task: _ChunkTask) -> _ChunkResult:
     last_day = period.end - timedelta(days=1)
     for practice, sex, age in registered_on(people, last_day):
         result.registered[(practice, sex, age_band_label(age))] += 1
+    _write_opt_outs(people, settings.seed, task.chunk, out)
     return result
+
+
+#: Share of people with a National Data Opt-out: about 5% in England (NHS England, "National
+#: Data Opt-out" official statistics, 2024: 5.4% of registered patients); rounded here.
+OPT_OUT_SHARE: Final = 0.054
+
+
+def _write_opt_outs(people: Sequence[Person], seed: int, chunk: int, out: Path) -> None:
+    """The NHS numbers of this chunk's people who have registered a National Data Opt-out:
+    the list an ICS gets from NHS England's "Check for National Data Opt-outs" service."""
+    rnd = python_random(random_stream(seed, chunk, "national-data-opt-out"))
+    path = out / "published" / "national-data-opt-outs.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("nhs_number",))
+        writer.writerows((p.nhs_number,) for p in people if rnd.random() < OPT_OUT_SHARE)
 
 
 def _write_partner_feeds(
@@ -317,6 +337,7 @@ def generate_ics(
 
     last_day = settings.period.end - timedelta(days=1)
     _write_published(out, directory, registered, last_day)
+    _write_postcode_lookup(out, build_geography(directory, seed))
     summary_records = {feed: records[feed] for feed in sorted(records)}
     manifest = {
         "generator": "joinedup.synthetic",
@@ -408,6 +429,18 @@ def _write_published(
     path = out / "published" / "gp-registered-patients.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def _write_postcode_lookup(out: Path, geography: Geography) -> None:
+    """Every postcode's small area, place and IMD decile: what the ONS postcode directory
+    and the English Indices of Deprivation lookup give a real ICS."""
+    path = out / "published" / "postcode-lookup.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("postcode", "small_area", "place", "imd_decile"))
+        for area in geography.small_areas:
+            place = geography.places[area.place].name
+            writer.writerows((pc, area.code, place, area.imd_decile) for pc in area.postcodes)
 
 
 __all__ = [

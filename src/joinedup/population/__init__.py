@@ -1,0 +1,1 @@
+"""Population health: the pseudonymised analytical lake, and (to come) measures and cohorts."""

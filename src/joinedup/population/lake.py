@@ -1,0 +1,648 @@
+"""The analytical lake: the joined-up record as pseudonymised Parquet tables for analysts.
+
+``refresh_lake`` reads the operational store (every partner's resources, joined to people
+by the person index) and writes one Parquet file per table under ``var/lake/``, with the
+schemas in :data:`SCHEMAS` (documented in docs/lake.md). What it keeps out:
+
+* **identifiers**: a person appears only as ``person_id``, an HMAC-SHA256 of their person
+  key under a secret kept beside the lake (``.pseudonym-key``, mode 0600), stable across
+  refreshes, so the lake can't be joined back to the record without the key; no names,
+  addresses, postcodes, NHS numbers or dates of birth (age in years and 5-year bands; the
+  small area and its IMD decile instead of the address; the month of death);
+* **people who opted out**: anyone with a National Data Opt-out (the list the ICS gets
+  from NHS England, ``national-data-opt-outs.csv``) is left out of every table.
+
+A refresh rewrites only the tables whose sources changed since the last one (the store's
+newest resource, the person index's newest link and the opt-out list's digest are kept in
+``_state.json``); an unchanged store is a no-op.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from joinedup.directory.model import Directory
+from joinedup.directory.store import read_directory
+from joinedup.identity import tables as identity
+from joinedup.records import tables as records
+
+Row = dict[str, Any]
+
+_TEXT, _INT, _DATE, _TIME, _FLOAT, _BOOL = (
+    pa.string(),
+    pa.int32(),
+    pa.date32(),
+    pa.timestamp("s", tz="UTC"),
+    pa.float64(),
+    pa.bool_(),
+)
+
+#: Every table's columns: the lake's documented schema.
+SCHEMAS: Final[dict[str, pa.Schema]] = {
+    "person": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("sex", _TEXT),
+            ("age", _INT),
+            ("age_band", _TEXT),
+            ("practice", _TEXT),
+            ("pcn", _TEXT),
+            ("area", _TEXT),
+            ("small_area", _TEXT),
+            ("imd_decile", _INT),
+            ("imd_quintile", _INT),
+            ("core20", _BOOL),
+            ("died", _BOOL),
+        ]
+    ),
+    "registration": pa.schema([("person_id", _TEXT), ("practice", _TEXT), ("pcn", _TEXT)]),
+    "condition": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("system", _TEXT),
+            ("code", _TEXT),
+            ("display", _TEXT),
+            ("onset", _DATE),
+            ("recorded", _DATE),
+            ("clinical_status", _TEXT),
+        ]
+    ),
+    "medication": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("kind", _TEXT),  # request | statement
+            ("system", _TEXT),
+            ("code", _TEXT),
+            ("display", _TEXT),
+            ("issued", _DATE),
+            ("status", _TEXT),
+        ]
+    ),
+    "observation": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("system", _TEXT),
+            ("code", _TEXT),
+            ("display", _TEXT),
+            ("effective", _DATE),
+            ("value", _FLOAT),
+            ("unit", _TEXT),
+            ("value_code", _TEXT),
+        ]
+    ),
+    "immunisation": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("system", _TEXT),
+            ("code", _TEXT),
+            ("display", _TEXT),
+            ("administered", _DATE),
+        ]
+    ),
+    "encounter": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("feed", _TEXT),
+            ("class", _TEXT),
+            ("type_code", _TEXT),
+            ("type", _TEXT),
+            ("status", _TEXT),
+            ("start", _TIME),
+            ("end", _TIME),
+        ]
+    ),
+    "ae_attendance": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("arrival", _TIME),
+            ("departure", _TIME),
+            ("minutes", _INT),
+            ("within_4_hours", _BOOL),
+        ]
+    ),
+    "admission": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("admitted", _TIME),
+            ("discharged", _TIME),
+            ("length_of_stay_days", _INT),
+            ("admission_method", _TEXT),
+            ("emergency", _BOOL),
+            ("discharge_pathway", _TEXT),
+        ]
+    ),
+    "referral": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("feed", _TEXT),
+            ("code", _TEXT),
+            ("display", _TEXT),
+            ("authored", _DATE),
+            ("status", _TEXT),
+            ("priority", _TEXT),
+        ]
+    ),
+    "social_care": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("kind", _TEXT),  # assessment | package
+            ("type", _TEXT),
+            ("start", _DATE),
+            ("end", _DATE),
+        ]
+    ),
+    "death": pa.schema([("person_id", _TEXT), ("month", _DATE), ("age", _INT)]),
+}
+
+#: Which resource types feed which tables (a table is rewritten when they change).
+SOURCES: Final = {
+    "person": ("Patient",),
+    "registration": ("Patient",),
+    "condition": ("Condition",),
+    "medication": ("MedicationRequest", "MedicationStatement"),
+    "observation": ("Observation",),
+    "immunisation": ("Immunization",),
+    "encounter": ("Encounter",),
+    "ae_attendance": ("Encounter",),
+    "admission": ("Encounter",),
+    "referral": ("ServiceRequest",),
+    "social_care": ("Encounter", "EpisodeOfCare"),
+    "death": ("Patient",),
+}
+
+
+@dataclass(frozen=True)
+class LakeRun:
+    """What a refresh did."""
+
+    written: dict[str, int]  # table -> rows, for the tables rewritten
+    unchanged: list[str]
+    people: int
+    opted_out: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "people": self.people,
+            "opted_out": self.opted_out,
+        }
+
+
+@dataclass(frozen=True)
+class _Person:
+    person_id: str
+    row: Row
+
+
+def pseudonym_key(lake_dir: Path) -> bytes:
+    """The lake's secret pseudonymisation key, made once (only the lake's owner reads it)."""
+    path = lake_dir / ".pseudonym-key"
+    if not path.exists():
+        lake_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def pseudonym(key: bytes, person_key: str) -> str:
+    """A person's id in the lake: not reversible, the same on every refresh."""
+    return hmac.new(key, person_key.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def read_opt_outs(path: Path | None) -> frozenset[str]:
+    """NHS numbers with a National Data Opt-out (a CSV with an ``nhs_number`` column)."""
+    if path is None or not path.is_file():
+        return frozenset()
+    with path.open(newline="", encoding="utf-8") as handle:
+        return frozenset(r["nhs_number"].strip() for r in csv.DictReader(handle))
+
+
+def read_postcode_lookup(path: Path | None) -> dict[str, tuple[str, int]]:
+    """Postcode (without spaces, upper case) -> (small area, IMD decile)."""
+    if path is None or not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {
+            r["postcode"].replace(" ", "").upper(): (r["small_area"], int(r["imd_decile"]))
+            for r in csv.DictReader(handle)
+        }
+
+
+def age_band(age: int) -> str:
+    """Five-year band as the NHS publishes them (``0-4`` ... ``90+``)."""
+    return "90+" if age >= 90 else f"{age - age % 5}-{age - age % 5 + 4}"
+
+
+def refresh_lake(
+    session: Session,
+    lake_dir: Path,
+    *,
+    reference_dir: Path | None,
+    as_of: date | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LakeRun:
+    """Write (or bring up to date) the lake's tables from the operational store."""
+    as_of = as_of or datetime.now(UTC).date()
+    directory = read_directory(session)
+    opt_out_file = reference_dir / "national-data-opt-outs.csv" if reference_dir else None
+    opt_outs = read_opt_outs(opt_out_file)
+    lookup = read_postcode_lookup(reference_dir / "postcode-lookup.csv" if reference_dir else None)
+    state_path = lake_dir / "_state.json"
+    before = orjson.loads(state_path.read_bytes()) if state_path.is_file() else {}
+    now_state = _state(session, opt_out_file, as_of)
+    changed_types = _changed_types(before, now_state)
+    tables = [
+        t
+        for t, types in SOURCES.items()
+        if changed_types is None
+        or set(types) & changed_types
+        or not (lake_dir / f"{t}.parquet").exists()
+    ]
+    key = pseudonym_key(lake_dir)
+    people, opted_out = _people(session, key, opt_outs, lookup, directory, as_of)
+    written: dict[str, int] = {}
+    for table in tables:
+        if progress is not None:
+            progress(table)
+        rows = list(_rows(session, table, people, as_of))
+        _write(lake_dir / f"{table}.parquet", SCHEMAS[table], rows)
+        written[table] = len(rows)
+    state_path.write_bytes(orjson.dumps(now_state, option=orjson.OPT_INDENT_2))
+    return LakeRun(
+        written=written,
+        unchanged=[t for t in SCHEMAS if t not in written],
+        people=len(people),
+        opted_out=opted_out,
+    )
+
+
+def _state(session: Session, opt_out_file: Path | None, as_of: date) -> dict[str, Any]:
+    r, lk = records.resource, identity.link
+    newest = {
+        t: str(at)
+        for t, at in session.execute(
+            select(r.c.resource_type, func.max(r.c.received_at)).group_by(r.c.resource_type)
+        )
+    }
+    digest = (
+        hashlib.sha256(opt_out_file.read_bytes()).hexdigest()
+        if opt_out_file is not None and opt_out_file.is_file()
+        else None
+    )
+    return {
+        "resources": newest,
+        "links": session.execute(select(func.max(lk.c.id))).scalar(),
+        "opt_outs": digest,
+        "as_of": as_of.isoformat(),
+    }
+
+
+def _changed_types(before: dict[str, Any], now: dict[str, Any]) -> set[str] | None:
+    """Resource types whose rows changed; None means everything (people or opt-outs did)."""
+    if not before or any(before.get(k) != now[k] for k in ("links", "opt_outs", "as_of")):
+        return None
+    old, new = before.get("resources", {}), now["resources"]
+    return {t for t in set(old) | set(new) if old.get(t) != new.get(t)}
+
+
+def _people(
+    session: Session,
+    key: bytes,
+    opt_outs: frozenset[str],
+    lookup: dict[str, tuple[str, int]],
+    directory: Directory | None,
+    as_of: date,
+) -> tuple[dict[str, _Person], int]:
+    """Each person not opted out, by person key, with their ``person`` row."""
+    s, lk = identity.source_record, identity.link
+    practices = {p.ods_code: p for p in (directory.practices if directory else ())}
+    pcn_area = {p.code: p.area for p in (directory.pcns if directory else ())}
+    by_person: dict[str, list[Any]] = {}
+    for row in session.execute(
+        select(lk.c.person_key, s)
+        .join(s, s.c.id == lk.c.source_record_id)
+        .where(lk.c.valid_to.is_(None))
+        .order_by(lk.c.person_key, s.c.updated_at)
+    ).mappings():
+        by_person.setdefault(row["person_key"], []).append(row)
+    people: dict[str, _Person] = {}
+    opted = 0
+    for person_key, found in by_person.items():
+        if any(r["nhs_number"] in opt_outs for r in found if r["nhs_number"]):
+            opted += 1
+            continue
+        latest = found[-1]
+        birth = next((r["birth_date"] for r in reversed(found) if r["birth_date"]), None)
+        died = next((r["death_date"] for r in found if r["death_date"]), None)
+        age = _age(birth, min(as_of, died) if died else as_of) if birth else None
+        practice = next((r["partner"] for r in reversed(found) if r["partner"] in practices), None)
+        pcn = practices[practice].pcn if practice else None
+        postcode = next((r["postcode"] for r in reversed(found) if r["postcode"]), None)
+        small_area, decile = lookup.get((postcode or "").replace(" ", "").upper(), (None, None))
+        person_id = pseudonym(key, person_key)
+        people[person_key] = _Person(
+            person_id,
+            {
+                "person_id": person_id,
+                "sex": latest["sex"],
+                "age": age,
+                "age_band": age_band(age) if age is not None else None,
+                "practice": practice,
+                "pcn": pcn,
+                "area": pcn_area.get(pcn) if pcn else None,
+                "small_area": small_area,
+                "imd_decile": decile,
+                "imd_quintile": (decile + 1) // 2 if decile else None,
+                "core20": decile in (1, 2) if decile else None,
+                "died": died is not None,
+                "_death": died,
+                "_birth": birth,
+            },
+        )
+    return people, opted
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _resources(
+    session: Session, types: tuple[str, ...], people: dict[str, _Person]
+) -> Iterator[tuple[_Person, str, str, dict[str, Any]]]:
+    """(person, partner, feed, content) of every resource of ``types`` about a kept person."""
+    r, lk = records.resource, identity.link
+    query = (
+        select(lk.c.person_key, r.c.partner, r.c.feed, r.c.content)
+        .join(lk, (lk.c.source_record_id == r.c.source_record_id) & lk.c.valid_to.is_(None))
+        .where(r.c.resource_type.in_(types))
+        .execution_options(yield_per=5000)
+    )
+    for person_key, partner, feed, content in session.execute(query):
+        person = people.get(person_key)
+        if person is not None:
+            yield person, partner, feed, content
+
+
+def _rows(session: Session, table: str, people: dict[str, _Person], as_of: date) -> Iterator[Row]:
+    if table == "person":
+        for p in people.values():
+            yield {k: v for k, v in p.row.items() if not k.startswith("_")}
+        return
+    if table == "registration":
+        for p in people.values():
+            if p.row["practice"]:
+                yield {"person_id": p.person_id, "practice": p.row["practice"], "pcn": p.row["pcn"]}
+        return
+    if table == "death":
+        for p in people.values():
+            died = p.row["_death"]
+            if died is not None:
+                birth = p.row["_birth"]
+                yield {
+                    "person_id": p.person_id,
+                    "month": died.replace(day=1),
+                    "age": _age(birth, died) if birth else None,
+                }
+        return
+    for person, partner, feed, content in _resources(session, SOURCES[table], people):
+        row = _ROW_MAKERS[table](content, feed)
+        if row is not None:
+            yield {"person_id": person.person_id, "partner": partner, **row}
+
+
+def _coding(concept: Any) -> tuple[str | None, str | None, str | None]:
+    """(system, code, display) of a CodeableConcept's first coding (display from text)."""
+    if not isinstance(concept, dict):
+        return None, None, None
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict) and coding.get("code"):
+            return (
+                coding.get("system"),
+                coding["code"],
+                coding.get("display") or concept.get("text"),
+            )
+    return None, None, concept.get("text")
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, dict):
+        value = value.get("start")
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _condition(c: dict[str, Any], feed: str) -> Row:
+    system, code, display = _coding(c.get("code"))
+    return {
+        "system": system,
+        "code": code,
+        "display": display,
+        "onset": _day(c.get("onsetDateTime") or c.get("onsetPeriod")),
+        "recorded": _day(c.get("recordedDate")),
+        "clinical_status": _coding(c.get("clinicalStatus"))[1],
+    }
+
+
+def _medication(c: dict[str, Any], feed: str) -> Row:
+    system, code, display = _coding(c.get("medicationCodeableConcept"))
+    request = c["resourceType"] == "MedicationRequest"
+    return {
+        "kind": "request" if request else "statement",
+        "system": system,
+        "code": code,
+        "display": display,
+        "issued": _day(
+            c.get("authoredOn")
+            if request
+            else c.get("effectiveDateTime") or c.get("effectivePeriod")
+        ),
+        "status": c.get("status"),
+    }
+
+
+def _observation(c: dict[str, Any], feed: str) -> Row:
+    system, code, display = _coding(c.get("code"))
+    quantity = c.get("valueQuantity") or {}
+    value = quantity.get("value")
+    return {
+        "system": system,
+        "code": code,
+        "display": display,
+        "effective": _day(c.get("effectiveDateTime") or c.get("effectivePeriod")),
+        "value": float(value) if isinstance(value, (int, float)) else None,
+        "unit": quantity.get("unit") or quantity.get("code"),
+        "value_code": _coding(c.get("valueCodeableConcept"))[1],
+    }
+
+
+def _immunisation(c: dict[str, Any], feed: str) -> Row | None:
+    if c.get("status") not in (None, "completed"):
+        return None
+    system, code, display = _coding(c.get("vaccineCode"))
+    return {
+        "system": system,
+        "code": code,
+        "display": display,
+        "administered": _day(c.get("occurrenceDateTime")),
+    }
+
+
+def _encounter(c: dict[str, Any], feed: str) -> Row:
+    period = c.get("period") or {}
+    types = c.get("type") or [None]
+    _, type_code, type_display = _coding(types[0])
+    return {
+        "feed": feed,
+        "class": (c.get("class") or {}).get("code"),
+        "type_code": type_code,
+        "type": type_display,
+        "status": c.get("status"),
+        "start": _instant(period.get("start")),
+        "end": _instant(period.get("end")),
+    }
+
+
+def _ae_attendance(c: dict[str, Any], feed: str) -> Row | None:
+    if "ecds" not in feed:
+        return None
+    period = c.get("period") or {}
+    arrival, departure = _instant(period.get("start")), _instant(period.get("end"))
+    minutes = int((departure - arrival).total_seconds() // 60) if arrival and departure else None
+    return {
+        "arrival": arrival,
+        "departure": departure,
+        "minutes": minutes,
+        "within_4_hours": minutes <= 240 if minutes is not None else None,
+    }
+
+
+_INPATIENT: Final = frozenset({"IMP", "ACUTE", "NONAC"})
+
+
+ADMISSION_METHOD_EXTENSION: Final = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
+)
+D2A_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/discharge-to-assess-pathway"
+
+
+def _admission(c: dict[str, Any], feed: str) -> Row | None:
+    if (c.get("class") or {}).get("code") not in _INPATIENT:
+        return None
+    period = c.get("period") or {}
+    admitted, discharged = _instant(period.get("start")), _instant(period.get("end"))
+    method = next(
+        (
+            _coding(e.get("valueCodeableConcept"))[1]
+            for e in c.get("extension") or []
+            if isinstance(e, dict) and e.get("url") == ADMISSION_METHOD_EXTENSION
+        ),
+        None,
+    )
+    disposition = (c.get("hospitalization") or {}).get("dischargeDisposition") or {}
+    pathway = next(
+        (
+            d.get("code")
+            for d in disposition.get("coding") or []
+            if isinstance(d, dict) and d.get("system") == D2A_PATHWAY_SYSTEM
+        ),
+        None,
+    )
+    return {
+        "admitted": admitted,
+        "discharged": discharged,
+        "length_of_stay_days": (discharged.date() - admitted.date()).days
+        if admitted and discharged
+        else None,
+        "admission_method": method,
+        # NHS Data Dictionary, ADMISSION METHOD: codes 21 to 2D are emergency admissions.
+        "emergency": method.startswith("2") if method else None,
+        "discharge_pathway": pathway,
+    }
+
+
+def _referral(c: dict[str, Any], feed: str) -> Row:
+    _, code, display = _coding(c.get("code"))
+    return {
+        "feed": feed,
+        "code": code,
+        "display": display,
+        "authored": _day(c.get("authoredOn")),
+        "status": c.get("status"),
+        "priority": c.get("priority"),
+    }
+
+
+def _social_care(c: dict[str, Any], feed: str) -> Row | None:
+    if not feed.startswith("social-care"):
+        return None
+    types = c.get("type") or [None]
+    kind = "package" if c["resourceType"] == "EpisodeOfCare" else "assessment"
+    period = c.get("period") or {}
+    return {
+        "kind": kind,
+        "type": _coding(types[0] if isinstance(types, list) else types)[2],
+        "start": _day(period.get("start")),
+        "end": _day(period.get("end")),
+    }
+
+
+_ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | None]]] = {
+    "condition": _condition,
+    "medication": _medication,
+    "observation": _observation,
+    "immunisation": _immunisation,
+    "encounter": _encounter,
+    "ae_attendance": _ae_attendance,
+    "admission": _admission,
+    "referral": _referral,
+    "social_care": _social_care,
+}
+
+
+def _write(path: Path, schema: pa.Schema, rows: list[Row]) -> None:
+    """Write a table atomically (a reader never sees half a file)."""
+    table = pa.Table.from_pylist(rows, schema=schema)
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(table, partial, compression="zstd")
+    os.replace(partial, path)
