@@ -431,9 +431,10 @@ def _rows(session: Session, table: str, people: dict[str, _Person], as_of: date)
                     "age": _age(birth, died) if birth else None,
                 }
         return
+    make = _ROW_MAKERS[table]
     for person, partner, feed, content in _resources(session, SOURCES[table], people):
-        row = _ROW_MAKERS[table](content, feed)
-        if row is not None:
+        made = make(content, feed)
+        for row in made if isinstance(made, list) else [made] if made is not None else []:
             yield {"person_id": person.person_id, "partner": partner, **row}
 
 
@@ -501,19 +502,28 @@ def _medication(c: dict[str, Any], feed: str) -> Row:
     }
 
 
-def _observation(c: dict[str, Any], feed: str) -> Row:
-    system, code, display = _coding(c.get("code"))
-    quantity = c.get("valueQuantity") or {}
-    value = quantity.get("value")
-    return {
-        "system": system,
-        "code": code,
-        "display": display,
-        "effective": _day(c.get("effectiveDateTime") or c.get("effectivePeriod")),
-        "value": float(value) if isinstance(value, (int, float)) else None,
-        "unit": quantity.get("unit") or quantity.get("code"),
-        "value_code": _coding(c.get("valueCodeableConcept"))[1],
-    }
+def _observation(c: dict[str, Any], feed: str) -> list[Row]:
+    """One row for the observation, or one per component (a blood pressure's systolic and
+    diastolic are components of the one Observation), each with its own code and value."""
+    effective = _day(c.get("effectiveDateTime") or c.get("effectivePeriod"))
+    parts = [p for p in c.get("component") or [] if isinstance(p, dict)] or [c]
+    rows = []
+    for part in parts:
+        system, code, display = _coding(part.get("code"))
+        quantity = part.get("valueQuantity") or {}
+        value = quantity.get("value")
+        rows.append(
+            {
+                "system": system,
+                "code": code,
+                "display": display,
+                "effective": effective,
+                "value": float(value) if isinstance(value, (int, float)) else None,
+                "unit": quantity.get("unit") or quantity.get("code"),
+                "value_code": _coding(part.get("valueCodeableConcept"))[1],
+            }
+        )
+    return rows
 
 
 def _immunisation(c: dict[str, Any], feed: str) -> Row | None:
@@ -627,7 +637,7 @@ def _social_care(c: dict[str, Any], feed: str) -> Row | None:
     }
 
 
-_ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | None]]] = {
+_ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | list[Row] | None]]] = {
     "condition": _condition,
     "medication": _medication,
     "observation": _observation,
