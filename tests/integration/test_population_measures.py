@@ -60,8 +60,6 @@ def spark() -> Iterator[Any]:
 
 @pytest.mark.spark
 @pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
-# PySpark 4.0 reads pandas' future.infer_string option, which pandas 3 deprecates.
-@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option is deprecated")
 @pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
 )

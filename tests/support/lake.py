@@ -14,9 +14,15 @@ from joinedup.population.measures import CODE_LISTS
 
 
 def write_lake(
-    folder: Path, people: list[dict[str, Any]], conditions: list[tuple[str, str]]
+    folder: Path,
+    people: list[dict[str, Any]],
+    conditions: list[tuple[str, str]],
+    *,
+    medication: list[dict[str, Any]] | None = None,
+    observation: list[dict[str, Any]] | None = None,
 ) -> Path:
-    """A lake of ``people`` (person_id, age, sex) and ``conditions`` (person_id, code list)."""
+    """A lake of ``people`` (person_id, age, sex), ``conditions`` (person_id, code list name)
+    and, if given, medication and observation rows (the lake's columns)."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = {
         "person": [{**p, "age_band": age_band(p["age"]), "died": False} for p in people],
@@ -24,8 +30,10 @@ def write_lake(
             {"person_id": pid, "partner": "L99021", "code": CODE_LISTS[name][0]}
             for pid, name in conditions
         ],
-        "medication": [],
-        "observation": [],
+        "medication": medication or [],
+        "observation": observation or [],
+        "immunisation": [],
+        "admission": [],
     }
     for table, items in rows.items():
         pq.write_table(

@@ -14,7 +14,7 @@ from joinedup.cli.audit import app as audit_app
 from joinedup.cli.feeds import feeds_app, ingest
 from joinedup.cli.identity import identity_app
 from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
-from joinedup.cli.population import lake_app
+from joinedup.cli.population import lake_app, population_app
 from joinedup.directory import DirectoryError, load_directory
 from joinedup.settings import Settings
 
@@ -29,6 +29,7 @@ app.add_typer(feeds_app, name="feeds")
 app.add_typer(identity_app, name="identity")
 app.add_typer(audit_app, name="audit")
 app.add_typer(lake_app, name="lake")
+app.add_typer(population_app, name="population")
 
 
 @contextmanager

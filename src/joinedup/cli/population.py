@@ -1,13 +1,16 @@
-"""``joinedup lake``: the pseudonymised analytical lake."""
+"""``joinedup lake`` (the pseudonymised analytical lake) and ``joinedup population``."""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import typer
 
-from joinedup.cli.output import FormatOption, OutputFormat, errors, print_json, print_table
+from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
+from joinedup.population.cohorts import SHIPPED_COHORTS, CohortError, load_cohort, run_cohort
 from joinedup.population.lake import refresh_lake
+from joinedup.population.measures import duckdb_lake
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
 
@@ -46,3 +49,40 @@ def refresh(
     errors.print(
         f"{run.people:,} people; {run.opted_out:,} left out for their National Data Opt-out"
     )
+
+
+population_app = typer.Typer(help="Population health: measures and cohorts over the lake.")
+
+
+@population_app.command("cohort")
+def cohort(
+    files: list[Path] = typer.Argument(
+        None, help="Cohort definition files (YAML); the shipped cohorts if none are given."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date the rules look back from (YYYY-MM-DD; default today)."
+    ),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Run cohort definitions over the lake and report their attrition rule by rule."""
+    settings = Settings()
+    if not (settings.lake_dir / "person.parquet").is_file():
+        raise fail(f"no lake at {settings.lake_dir}: run `joinedup lake refresh` first")
+    paths = files or sorted(SHIPPED_COHORTS.glob("*.yaml"))
+    day = date.fromisoformat(as_of) if as_of else date.today()
+    lake = duckdb_lake(settings.lake_dir)
+    results = []
+    for path in paths:
+        try:
+            results.append(run_cohort(load_cohort(path), lake, day).to_dict())
+        except CohortError as error:
+            raise fail(str(error)) from None
+    if output is OutputFormat.json:
+        print_json({"as_of": day.isoformat(), "cohorts": results})
+        return
+    for result in results:
+        print_table(
+            f"{result['cohort']}: {result['size']:,} people",
+            ["rule", "remaining", "removed"],
+            [[s["rule"], f"{s['remaining']:,}", f"{s['removed']:,}"] for s in result["attrition"]],
+        )

@@ -70,10 +70,12 @@ class Lake:
     condition: Table
     medication: Table
     observation: Table
+    immunisation: Table
+    admission: Table
     backend: Any
 
 
-_TABLES: Final = ("person", "condition", "medication", "observation")
+_TABLES: Final = ("person", "condition", "medication", "observation", "immunisation", "admission")
 
 
 def duckdb_lake(lake_dir: Path) -> Lake:

@@ -1,0 +1,143 @@
+"""Cohorts declared in YAML: attrition rule by rule, on a lake built to know the answer."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from joinedup.cli.main import app
+from joinedup.population.cohorts import (
+    SHIPPED_COHORTS,
+    CohortError,
+    load_cohort,
+    run_cohort,
+)
+from joinedup.population.measures import duckdb_lake
+from tests.support.lake import write_lake
+
+AS_OF = date(2026, 3, 31)
+APIXABAN = "703908001"
+SYSTOLIC = "271649006"
+
+
+def person(pid: str, age: int, sex: str = "female") -> dict[str, object]:
+    return {"person_id": pid, "age": age, "sex": sex}
+
+
+def prescription(pid: str, status: str, issued: date) -> dict[str, object]:
+    return {
+        "person_id": pid,
+        "kind": "request",
+        "code": APIXABAN,
+        "status": status,
+        "issued": issued,
+    }
+
+
+def systolic(pid: str, value: float, on: date) -> dict[str, object]:
+    return {"person_id": pid, "code": SYSTOLIC, "value": value, "effective": on}
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    people = [
+        person("af-old-woman", 80),  # CHA2DS2-VASc 3, not anticoagulated: in the cohort
+        person("af-treated", 80),  # 3, apixaban active: out at the last rule
+        person("af-stopped", 80),  # 3, apixaban stopped: in
+        person("af-young-man", 40, "male"),  # 0: out at the score rule
+        person("htn-high", 60),  # last systolic 152: in
+        person("htn-now-fine", 60),  # 160 a year ago, 128 last month: out
+        person("htn-no-reading", 60),  # no reading in 12 months: out
+    ]
+    conditions = [
+        (p, "atrial_fibrillation")
+        for p in ("af-old-woman", "af-treated", "af-stopped", "af-young-man")
+    ] + [(p, "hypertension") for p in ("htn-high", "htn-now-fine", "htn-no-reading")]
+    medication = [
+        prescription("af-treated", "active", date(2019, 5, 1)),
+        prescription("af-stopped", "stopped", date(2024, 1, 1)),
+    ]
+    observation = [
+        systolic("htn-high", 152, date(2026, 1, 10)),
+        systolic("htn-now-fine", 160, date(2025, 6, 1)),
+        systolic("htn-now-fine", 128, date(2026, 3, 1)),
+        systolic("htn-no-reading", 170, date(2024, 2, 1)),
+    ]
+    return write_lake(
+        tmp_path / "var" / "lake",
+        people,
+        conditions,
+        medication=medication,
+        observation=observation,
+    )
+
+
+def attrition(name: str, lake_dir: Path) -> list[tuple[int, int]]:
+    result = run_cohort(load_cohort(SHIPPED_COHORTS / name), duckdb_lake(lake_dir), AS_OF)
+    return [(s.remaining, s.removed) for s in result.attrition]
+
+
+def test_af_without_anticoagulation(lake_dir: Path) -> None:
+    assert attrition("af-anticoagulation.yaml", lake_dir) == [(4, 0), (3, 1), (2, 1)]
+    result = run_cohort(
+        load_cohort(SHIPPED_COHORTS / "af-anticoagulation.yaml"), duckdb_lake(lake_dir), AS_OF
+    )
+    people = sorted(r["person_id"] for r in result.people.to_pyarrow().to_pylist())
+    assert people == ["af-old-woman", "af-stopped"]
+
+
+def test_hypertension_uses_the_last_reading_in_the_year(lake_dir: Path) -> None:
+    assert attrition("hypertension-above-target.yaml", lake_dir) == [(3, 0), (3, 0), (2, 1), (1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\n", "needs an entry"),
+        ("entry: {condition: copd}\n", "needs a name"),
+        ("name: x\nentry: {condition: gout}\n", "no code list called 'gout'"),
+        ("name: x\nentry: {condition: copd, person: {core20: true}}\n", "exactly one of"),
+        (
+            "name: x\nentry: {condition: copd}\nrules:\n  - name: r\n    measure: qrisk\n",
+            "rule 1 (r): unknown measure",
+        ),
+        ("name: [\n", "not valid YAML"),
+    ],
+)
+def test_a_bad_definition_is_refused_naming_the_rule(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(CohortError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_cohort(path)
+
+
+def test_every_shipped_cohort_loads() -> None:
+    shipped = sorted(SHIPPED_COHORTS.glob("*.yaml"))
+    assert len(shipped) >= 5
+    for path in shipped:
+        load_cohort(path)
+
+
+def test_the_command_runs_a_cohort_file(lake_dir: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "population",
+            "cohort",
+            str(SHIPPED_COHORTS / "af-anticoagulation.yaml"),
+            "--as-of",
+            "2026-03-31",
+            "--format",
+            "json",
+        ],
+        env={"JOINEDUP_VAR_DIR": str(lake_dir.parent)},
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    assert report["cohorts"][0]["size"] == 2
