@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import duckdb
+
 from joinedup.demo import prepare_demo
 from joinedup.directory.store import read_directory, read_registered_population
 from joinedup.settings import Settings
@@ -28,6 +30,12 @@ def test_demo_generates_loads_and_then_reuses(settings: Settings) -> None:
     # Registered patients at the period end: the living, registered people of the 300.
     assert 250 <= population.total <= 320
     assert set(population.by_practice()) <= {p.ods_code for p in directory.practices}
+    # The analysts' lake is there, without the people who opted out.
+    opted_out = (settings.synthetic_dir / "published" / "national-data-opt-outs.csv").read_text()
+    [(in_lake,)] = duckdb.sql(
+        f"select count(*) from '{settings.lake_dir}/person.parquet'"
+    ).fetchall()
+    assert 0 < in_lake <= 300 - (len(opted_out.splitlines()) - 1)
 
     second = prepare_demo(settings, people=300, seed=3, years=1)
     assert not second.generated
