@@ -141,3 +141,31 @@ def test_the_command_runs_a_cohort_file(lake_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     report = orjson.loads(result.stdout)
     assert report["cohorts"][0]["size"] == 2
+
+
+def test_frailty_with_repeated_emergency_admissions(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from joinedup.population.measures import EFI_DEFICITS
+
+    coded = [names[0] for names in EFI_DEFICITS.values() if names][:9]  # 9 deficits: moderate
+    people = [person(p, 84) for p in ("frail-twice", "frail-once", "fit-twice")]
+    conditions = [(p, c) for p in ("frail-twice", "frail-once") for c in coded]
+
+    def admitted(pid: str, day: date, emergency: bool = True) -> dict[str, object]:
+        return {
+            "person_id": pid,
+            "admitted": datetime(day.year, day.month, day.day, 10, tzinfo=UTC),
+            "emergency": emergency,
+        }
+
+    admissions = [
+        admitted("frail-twice", date(2025, 9, 1)),
+        admitted("frail-twice", date(2026, 2, 1)),
+        admitted("frail-once", date(2026, 1, 1)),
+        admitted("frail-once", date(2026, 2, 1), emergency=False),  # elective: not counted
+        admitted("fit-twice", date(2025, 9, 1)),
+        admitted("fit-twice", date(2026, 2, 1)),
+    ]
+    lake = write_lake(tmp_path / "lake", people, conditions, admission=admissions)
+    assert attrition("frailty-emergency-admissions.yaml", lake) == [(2, 0), (2, 0), (1, 1)]

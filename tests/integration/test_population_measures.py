@@ -16,6 +16,7 @@ from joinedup.population.measures import (
     Lake,
     cha2ds2_vasc,
     duckdb_lake,
+    efi,
     multimorbidity,
     spark_lake,
 )
@@ -63,7 +64,7 @@ def spark() -> Iterator[Any]:
 @pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
 )
-@pytest.mark.parametrize("measure", [cha2ds2_vasc, multimorbidity])
+@pytest.mark.parametrize("measure", [cha2ds2_vasc, multimorbidity, efi])
 def test_spark_gives_what_duckdb_gives(lake_dir: Path, spark: Any, measure: Any) -> None:
     on_duckdb: Lake = duckdb_lake(lake_dir)
     on_spark: Lake = spark_lake(lake_dir, spark)

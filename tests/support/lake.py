@@ -20,9 +20,10 @@ def write_lake(
     *,
     medication: list[dict[str, Any]] | None = None,
     observation: list[dict[str, Any]] | None = None,
+    admission: list[dict[str, Any]] | None = None,
 ) -> Path:
     """A lake of ``people`` (person_id, age, sex), ``conditions`` (person_id, code list name)
-    and, if given, medication and observation rows (the lake's columns)."""
+    and, if given, medication, observation and admission rows (the lake's columns)."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = {
         "person": [{**p, "age_band": age_band(p["age"]), "died": False} for p in people],
@@ -33,7 +34,7 @@ def write_lake(
         "medication": medication or [],
         "observation": observation or [],
         "immunisation": [],
-        "admission": [],
+        "admission": admission or [],
     }
     for table, items in rows.items():
         pq.write_table(

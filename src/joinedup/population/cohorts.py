@@ -24,7 +24,9 @@ Rule kinds (``with`` keeps people who have it, ``without`` those who don't):
   ``last_above`` / ``last_at_least`` the person's most recent value (in the window) must be
   above / at least that number;
 * ``immunisation: <code list>`` with ``within_days``;
-* ``measure: cha2ds2_vasc`` with ``at_least``;
+* ``measure: cha2ds2_vasc`` with ``at_least``; ``measure: efi`` with ``category_in``
+  (e.g. ``[moderate, severe]``);
+* ``emergency_admissions: N`` with ``within_days`` — N or more emergency admissions;
 * ``person: {core20: true}``, ``person: {age_at_least: N}``, ``person: {age_below: N}``.
 
 Code lists are :data:`joinedup.population.measures.CODE_LISTS` plus the medicine,
@@ -120,7 +122,16 @@ def load_cohort(path: Path) -> dict[str, Any]:
     return data
 
 
-_KINDS: Final = ("condition", "medication", "observation", "immunisation", "measure", "person")
+_KINDS: Final = (
+    "condition",
+    "medication",
+    "observation",
+    "immunisation",
+    "measure",
+    "emergency_admissions",
+    "person",
+)
+_MEASURES: Final = ("cha2ds2_vasc", "efi")
 
 
 def _check_criterion(criterion: Any, where: str) -> None:
@@ -133,7 +144,7 @@ def _check_criterion(criterion: Any, where: str) -> None:
     if kind in ("condition", "medication", "observation", "immunisation"):
         if criterion[kind] not in CODE_LISTS:
             raise CohortError(f"{where}: no code list called {criterion[kind]!r}")
-    elif kind == "measure" and criterion["measure"] != "cha2ds2_vasc":
+    elif kind == "measure" and criterion["measure"] not in _MEASURES:
         raise CohortError(f"{where}: unknown measure {criterion['measure']!r}")
 
 
@@ -198,9 +209,18 @@ def _matching(c: Mapping[str, Any], lake: Lake, as_of: date) -> Table:
         else:
             newest = newest.filter(_.value >= float(c["last_at_least"]))
         return newest.select("person_id").distinct()
+    if "measure" in c and c["measure"] == "efi":
+        frailty = measures.efi(lake)
+        return frailty.filter(_.category.isin(list(c["category_in"]))).select("person_id")
     if "measure" in c:
         scored = measures.cha2ds2_vasc(lake)
         return scored.filter(_.score >= int(c.get("at_least", 0))).select("person_id")
+    if "emergency_admissions" in c:
+        admitted = lake.admission.filter(
+            _.emergency, _.admitted.date() >= since, _.admitted.date() <= as_of
+        )
+        counts = admitted.group_by("person_id").aggregate(admissions=_.count())
+        return counts.filter(_.admissions >= int(c["emergency_admissions"])).select("person_id")
     rules = c["person"]
     person = lake.person
     if "core20" in rules:

@@ -40,7 +40,69 @@ CODE_LISTS: Final[dict[str, tuple[str, ...]]] = {
     "cancer": ("254837009", "399068003", "363406005", "363358000"),
     "osteoporosis": ("64859006",),
     "hypothyroidism": ("40930008",),
+    "peripheral_vascular_disease": ("400047006",),
+    "falls": ("161898004",),
+    "urinary_incontinence": ("165232002",),
+    "hearing_impairment": ("15188001",),
+    "visual_impairment": ("397540003",),
+    "memory_problems": ("386807006",),
+    "arthritis": ("396275006",),
+    "housebound": ("160689007",),
 }
+
+#: The electronic Frailty Index's 36 deficits (Clegg et al., Age and Ageing 2016;45:353,
+#: Table 1), each with the code lists that record it here. Deficits without a list yet are
+#: still counted in the denominator (36), so a missing list can only under-score; an ICS
+#: supplies the published Read/SNOMED code sets for them. Polypharmacy is five or more
+#: different current medicines, counted from prescriptions.
+EFI_DEFICITS: Final[dict[str, tuple[str, ...]]] = {
+    "activity limitation": (),
+    "anaemia": (),
+    "arthritis": ("arthritis",),
+    "atrial fibrillation": ("atrial_fibrillation",),
+    "cerebrovascular disease": ("stroke_tia",),
+    "chronic kidney disease": ("ckd_3_5",),
+    "diabetes": ("diabetes",),
+    "dizziness": (),
+    "dyspnoea": (),
+    "falls": ("falls",),
+    "foot problems": (),
+    "fragility fracture": (),
+    "hearing impairment": ("hearing_impairment",),
+    "heart failure": ("heart_failure",),
+    "heart valve disease": (),
+    "housebound": ("housebound",),
+    "hypertension": ("hypertension",),
+    "hypotension/syncope": (),
+    "ischaemic heart disease": ("chd",),
+    "memory and cognitive problems": ("memory_problems", "dementia"),
+    "mobility and transfer problems": (),
+    "osteoporosis": ("osteoporosis",),
+    "Parkinsonism and tremor": (),
+    "peptic ulcer": (),
+    "peripheral vascular disease": ("peripheral_vascular_disease",),
+    "polypharmacy": (),  # counted from prescriptions, not codes
+    "requirement for care": (),
+    "respiratory disease": ("asthma", "copd"),
+    "skin ulcer": (),
+    "sleep disturbance": (),
+    "social vulnerability": (),
+    "thyroid disease": ("hypothyroidism",),
+    "urinary incontinence": ("urinary_incontinence",),
+    "urinary system disease": (),
+    "visual impairment": ("visual_impairment",),
+    "weight loss and anorexia": (),
+}
+
+#: eFI categories by score (DOMAIN.md; Clegg et al. 2016): fit <= 0.12, mild > 0.12 to 0.24,
+#: moderate > 0.24 to 0.36, severe > 0.36.
+EFI_CATEGORIES: Final = ((0.12, "fit"), (0.24, "mild"), (0.36, "moderate"), (1.0, "severe"))
+
+
+def efi_category(score: float) -> str:
+    """The eFI category of a score."""
+    return next(name for upper, name in EFI_CATEGORIES if score <= upper + 1e-12)
+
 
 #: The long-term conditions counted for multimorbidity (each counts once however coded).
 MULTIMORBIDITY_CONDITIONS: Final = (
@@ -138,6 +200,39 @@ def cha2ds2_vasc(lake: Lake) -> Table:
         "vascular_disease",
         "female",
         "score",
+    )
+
+
+def efi(lake: Lake) -> Table:
+    """The electronic Frailty Index for every person: deficits, score (deficits / 36) and
+    category. Polypharmacy: five or more different medicines on active prescriptions."""
+    found = []
+    for deficit, lists in EFI_DEFICITS.items():
+        codes = [code for name in lists for code in CODE_LISTS[name]]
+        if codes:
+            people = lake.condition.filter(_.code.isin(codes)).select("person_id").distinct()
+            found.append(people.mutate(deficit=ibis.literal(deficit)))
+    active = lake.medication.filter(_.status == "active")
+    many = (
+        active.group_by("person_id")
+        .aggregate(medicines=_.code.nunique())
+        .filter(_.medicines >= 5)
+        .select("person_id")
+    )
+    found.append(many.mutate(deficit=ibis.literal("polypharmacy")))
+    counts = ibis.union(*found).group_by("person_id").aggregate(deficits=_.deficit.nunique())
+    joined = lake.person.select("person_id").left_join(counts, "person_id")
+    scored = joined.select("person_id", deficits=joined.deficits.fill_null(0).cast("int32")).mutate(
+        score=(_.deficits / len(EFI_DEFICITS)).round(4)
+    )
+    # By whole deficits: fit 0-4, mild 5-8, moderate 9-12, severe 13+ (the cut-offs x 36).
+    return scored.mutate(
+        category=ibis.cases(
+            (_.deficits <= 4, "fit"),
+            (_.deficits <= 8, "mild"),
+            (_.deficits <= 12, "moderate"),
+            else_="severe",
+        )
     )
 
 
