@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -32,7 +32,6 @@ _STORED_VERSIONS = select(_t.c.resource_type, _t.c.id, _t.c.version, _t.c.sha256
     _t.c.id.in_(bindparam("ids", expanding=True))
 )
 _INSERT_RESOURCE = insert(_t)
-_INSERT_INDEX = insert(tables.search)
 _DELETE_INDEX = delete(tables.search).where(
     tables.search.c.resource_id.in_(bindparam("ids", expanding=True))
 )
@@ -164,12 +163,15 @@ def store_resources(
     }
     new_rows: dict[tuple[str, str], dict[str, Any]] = {}
     index: dict[str, list[IndexRow]] = {}
+    replaced: list[str] = []  # stored before, changed now: their old index rows go
     changed = 0
     for resource_type, rid, text, digest, rows in prepared:
         known = existing.get((resource_type, rid))
         content = orjson.Fragment(text)  # written to the JSON column as it is
         if known is None or known[1] != digest:
             index[rid] = rows
+            if known is not None:
+                replaced.append(rid)
         if known is None:
             # The same resource twice in one unit: the last one wins, stored once.
             new_rows[(resource_type, rid)] = {
@@ -192,29 +194,51 @@ def store_resources(
     if new_rows:
         session.execute(_INSERT_RESOURCE, list(new_rows.values()))
         changed += len(new_rows)
+    if replaced:
+        session.execute(_DELETE_INDEX, {"ids": replaced})
     if index:
-        _reindex(session, index, {rid: rt for rt, rid, *_ in prepared})
+        _index(session, index, {rid: rt for rt, rid, *_ in prepared})
     return changed
 
 
-def _reindex(session: Session, index: dict[str, list[IndexRow]], types: dict[str, str]) -> None:
-    """Replace the search index entries of the resources named."""
-    session.execute(_DELETE_INDEX, {"ids": list(index)})
-    entries = [
-        {
-            "resource_type": types[rid],
-            "resource_id": rid,
-            "param": param,
-            "system": system,
-            "value": value,
-            "start": start,
-            "end": end,
-        }
-        for rid, rows in index.items()
-        for param, system, value, start, end in rows
+def _index(session: Session, index: dict[str, list[IndexRow]], types: dict[str, str]) -> None:
+    """Write the search index entries of the resources named.
+
+    Several rows per resource, for every resource taken in: written with the driver's own
+    ``executemany`` (SQLAlchemy's per-value processing cost more than the insert itself).
+    SQLite keeps date-times as SQLAlchemy writes them (text), PostgreSQL as timestamps.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    when = _sqlite_datetime if sqlite else _same
+    rows = [
+        (types[rid], rid, param, system, value, when(start), when(end))
+        for rid, entries in index.items()
+        for param, system, value, start, end in entries
     ]
-    if entries:
-        session.execute(_INSERT_INDEX, entries)
+    if rows:
+        connection.exec_driver_sql(_INSERT_INDEX_SQL.format(mark=mark), rows)
+
+
+_INSERT_INDEX_SQL: Final = (
+    'INSERT INTO record_search (resource_type, resource_id, param, system, value, start, "end") '
+    "VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark}, {mark})"
+)
+
+
+def _same(value: datetime | None) -> datetime | None:
+    return value
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """A naive date-time as SQLAlchemy's SQLite DateTime stores it (so comparisons agree)."""
+    if value is None:
+        return None
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
 
 
 def _content_hash(resource: dict[str, Any]) -> str:

@@ -42,6 +42,6 @@ search = Table(
     Column("value", String(300), nullable=True),
     Column("start", DateTime, nullable=True),
     Column("end", DateTime, nullable=True),
-    Index("ix_record_search_token", "resource_type", "param", "value"),
-    Index("ix_record_search_date", "resource_type", "param", "start"),
+    # One index for both kinds of search: tokens by value, dates (value NULL) by start.
+    Index("ix_record_search_lookup", "resource_type", "param", "value", "start"),
 )

@@ -30,8 +30,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_record_search")),
     )
     op.create_index(op.f("ix_record_search_resource_id"), "record_search", ["resource_id"])
-    op.create_index("ix_record_search_token", "record_search", ["resource_type", "param", "value"])
-    op.create_index("ix_record_search_date", "record_search", ["resource_type", "param", "start"])
+    op.create_index(
+        "ix_record_search_lookup", "record_search", ["resource_type", "param", "value", "start"]
+    )
     op.create_index(
         "ix_record_resource_source_type", "record_resource", ["source_record_id", "resource_type"]
     )
