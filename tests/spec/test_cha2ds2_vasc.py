@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from joinedup.population.measures import cha2ds2_vasc, cha2ds2_vasc_points, duckdb_lake
+from joinedup.population.measures import (
+    CODE_LISTS,
+    cha2ds2_vasc,
+    cha2ds2_vasc_points,
+    duckdb_lake,
+)
 from tests.support.lake import FACTORS, random_people, write_lake
 
 # (age, female, CHF, hypertension, diabetes, stroke/TIA, vascular) -> points, from Table 2.
@@ -57,14 +62,22 @@ def test_the_lake_measure_scores_everyone_with_af_as_published(tmp_path: Path) -
     people, conditions = random_people(400, seed=3)
     lake = duckdb_lake(write_lake(tmp_path / "lake", people, conditions))
     result = cha2ds2_vasc(lake).to_pyarrow().to_pylist()
-    has = {(pid, name) for pid, name in conditions}
-    with_af = {p["person_id"]: p for p in people if (p["person_id"], "atrial_fibrillation") in has}
+    # What each person has recorded, as codes (as the lake holds them): a factor is present
+    # if any of its codes is (one code can be in two lists, e.g. PAD in vascular disease).
+    codes: dict[str, set[str]] = {}
+    for pid, name in conditions:
+        codes.setdefault(pid, set()).add(CODE_LISTS[name][0])
+
+    def has(pid: str, factor: str) -> bool:
+        return bool(codes.get(pid, set()) & set(CODE_LISTS[factor]))
+
+    with_af = {p["person_id"]: p for p in people if has(p["person_id"], "atrial_fibrillation")}
     assert {r["person_id"] for r in result} == set(with_af)
     for row in result:
         person = with_af[row["person_id"]]
         expected = cha2ds2_vasc_points(
             age=person["age"],
             female=person["sex"] == "female",
-            **{f: (person["person_id"], f) in has for f in FACTORS},
+            **{f: has(person["person_id"], f) for f in FACTORS},
         )
         assert row["score"] == expected, row

@@ -102,8 +102,8 @@ def review_decision(
     what = f"identity review pair {review_id}: {decision}"
     guard.require("identity.review", what)
     try:
-        with session.begin():
-            decide(session, review_id, decision, by=user.name, at=guard.now)
+        with request.app.state.sessions.begin() as writing:
+            decide(writing, review_id, decision, by=user.name, at=guard.now)
         message = f"Pair {review_id}: {'linked' if decision == 'link' else 'kept apart'}."
         guard.record("identity.review", what, None, "success", "decided")
     except ReviewError as error:
