@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Audit entries are appended one at a time per process (see joinedup.api.guard).
+    app.state.audit_lock = threading.Lock()
     # The home page lists every partner and service: about 170 kB of HTML, 9 kB compressed.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(ServerTiming)

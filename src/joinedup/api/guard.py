@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,14 +25,6 @@ from joinedup.access.store import active_break_glass, has_objection
 from joinedup.directory.store import read_directory
 from joinedup.records.person import person_relationship
 from joinedup.records.query import Source, StoredResource, person_resources, sources
-
-
-def _audit_lock(state: Any) -> threading.Lock:
-    lock = getattr(state, "audit_lock", None)
-    if lock is None:
-        lock = state.audit_lock = threading.Lock()
-    return lock
-
 
 #: The most items of one person filtered in memory for one search (far above any record).
 MAX_FILTERED = 100_000
@@ -75,7 +66,7 @@ class Guard:
         """The guard for a request: the app's policy file and session factory."""
         settings = request.app.state.settings
         guard = cls(session, request.app.state.sessions, user, load_policy(settings.policy_file))
-        guard._audit_lock = _audit_lock(request.app.state)
+        guard._audit_lock = request.app.state.audit_lock  # made with the app
         # The practices change only when the directory is loaded again: read them once.
         known = getattr(request.app.state, "practices", None)
         if known:
