@@ -169,3 +169,26 @@ def test_frailty_with_repeated_emergency_admissions(tmp_path: Path) -> None:
     ]
     lake = write_lake(tmp_path / "lake", people, conditions, admission=admissions)
     assert attrition("frailty-emergency-admissions.yaml", lake) == [(2, 0), (2, 0), (1, 1)]
+
+
+def test_a_breakdown_gives_rates_with_intervals_and_suppresses_small_groups(
+    tmp_path: Path,
+) -> None:
+    from joinedup.population.inequalities import breakdown, wilson_interval
+
+    # 20 people with COPD in quintile 1 (12 unvaccinated), 6 in quintile 5 (3 unvaccinated).
+    people = [{**person(f"q1-{i}", 70), "imd_quintile": 1, "core20": True} for i in range(20)] + [
+        {**person(f"q5-{i}", 70), "imd_quintile": 5, "core20": False} for i in range(6)
+    ]
+    lake = duckdb_lake(
+        write_lake(tmp_path / "lake", people, [(str(p["person_id"]), "copd") for p in people])
+    )
+    entered = lake.condition.select("person_id").distinct()
+    unvaccinated = entered.filter(
+        entered.person_id.isin([f"q1-{i}" for i in range(12)] + ["q5-0", "q5-1", "q5-2"])
+    )
+    groups = {g.group: g for g in breakdown(entered, unvaccinated, lake.person, "imd_quintile")}
+    assert (groups[1].numerator, groups[1].denominator) == (12, 20)
+    assert (groups[1].ci_low, groups[1].ci_high) == wilson_interval(12, 20)
+    assert groups[5].suppressed and groups[5].numerator is None and groups[5].rate is None
+    assert groups[5].denominator == 6

@@ -9,6 +9,7 @@ import typer
 
 from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
 from joinedup.population.cohorts import SHIPPED_COHORTS, CohortError, load_cohort, run_cohort
+from joinedup.population.inequalities import DIMENSIONS, breakdown
 from joinedup.population.lake import refresh_lake
 from joinedup.population.measures import duckdb_lake
 from joinedup.settings import Settings
@@ -62,9 +63,17 @@ def cohort(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Date the rules look back from (YYYY-MM-DD; default today)."
     ),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help=f"Break each cohort down by one of: {', '.join(DIMENSIONS)} (rates with 95% "
+        "confidence intervals; groups under 5 suppressed).",
+    ),
     output: OutputFormat = FormatOption,
 ) -> None:
     """Run cohort definitions over the lake and report their attrition rule by rule."""
+    if by is not None and by not in DIMENSIONS:
+        raise fail(f"--by: expected one of {', '.join(DIMENSIONS)}")
     settings = Settings()
     if not (settings.lake_dir / "person.parquet").is_file():
         raise fail(f"no lake at {settings.lake_dir}: run `joinedup lake refresh` first")
@@ -74,9 +83,16 @@ def cohort(
     results = []
     for path in paths:
         try:
-            results.append(run_cohort(load_cohort(path), lake, day).to_dict())
+            run = run_cohort(load_cohort(path), lake, day)
         except CohortError as error:
             raise fail(str(error)) from None
+        result = run.to_dict()
+        if by is not None:
+            result["by"] = by
+            result["groups"] = [
+                g.__dict__ for g in breakdown(run.entered, run.people, lake.person, by)
+            ]
+        results.append(result)
     if output is OutputFormat.json:
         print_json({"as_of": day.isoformat(), "cohorts": results})
         return
@@ -86,3 +102,19 @@ def cohort(
             ["rule", "remaining", "removed"],
             [[s["rule"], f"{s['remaining']:,}", f"{s['removed']:,}"] for s in result["attrition"]],
         )
+        if by is not None:
+            print_table(
+                f"by {by}: share of those who entered (95% CI); under 5 suppressed",
+                [by, "in cohort", "entered", "rate"],
+                [
+                    [
+                        str(g["group"]),
+                        "<5" if g["suppressed"] else f"{g['numerator']:,}",
+                        f"{g['denominator']:,}",
+                        "suppressed"
+                        if g["suppressed"]
+                        else f"{g['rate']:.1%} ({g['ci_low']:.1%} to {g['ci_high']:.1%})",
+                    ]
+                    for g in result["groups"]
+                ],
+            )

@@ -86,6 +86,7 @@ class CohortResult:
     name: str
     people: Table  # person_id
     attrition: list[Step]
+    entered: Table  # person_id: everyone the entry criterion took in
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the attrition; the people stay in the lake)."""
@@ -150,7 +151,7 @@ def _check_criterion(criterion: Any, where: str) -> None:
 
 def run_cohort(definition: Mapping[str, Any], lake: Lake, as_of: date) -> CohortResult:
     """The cohort's people and its attrition (entry, then each rule in order)."""
-    people = _matching(definition["entry"], lake, as_of)
+    people = entered = _matching(definition["entry"], lake, as_of)
     attrition = [Step("entry: " + _describe(definition["entry"]), _count(people), 0)]
     for rule in definition.get("rules") or []:
         if "without" in rule:
@@ -161,7 +162,7 @@ def run_cohort(definition: Mapping[str, Any], lake: Lake, as_of: date) -> Cohort
             people = people.semi_join(matched, "person_id")
         remaining = _count(people)
         attrition.append(Step(rule["name"], remaining, attrition[-1].remaining - remaining))
-    return CohortResult(definition["name"], people, attrition)
+    return CohortResult(definition["name"], people, attrition, entered)
 
 
 def _count(table: Table) -> int:
