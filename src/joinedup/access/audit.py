@@ -129,6 +129,7 @@ def entry_for(
     decision: Decision | None = None,
     outcome: str | None = None,
     reason: str | None = None,
+    break_glass: bool | None = None,
     at: datetime,
 ) -> AuditEntry:
     """An entry for ``user`` doing ``action``: outcome and reason from the decision if given."""
@@ -147,7 +148,11 @@ def entry_for(
         person_key=person_key,
         reason=reason,
         outcome=outcome,
-        break_glass=bool(decision is not None and decision.break_glass),
+        break_glass=(
+            break_glass
+            if break_glass is not None
+            else bool(decision is not None and decision.break_glass)
+        ),
     )
 
 

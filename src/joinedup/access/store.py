@@ -56,8 +56,7 @@ def open_break_glass(
         raise AccessDenied(
             403, f"give a reason of at least {minimum} characters", "reason-too-short"
         )
-    expires_at = now + policy.break_glass_duration
-    new_id = session.execute(
+    row = session.execute(
         insert(break_glass_table)
         .values(
             user_subject=user.subject,
@@ -67,37 +66,24 @@ def open_break_glass(
             person_key=person_key,
             reason=reason,
             opened_at=now,
-            expires_at=expires_at,
+            expires_at=now + policy.break_glass_duration,
         )
-        .returning(break_glass_table.c.id)
-    ).scalar_one()
+        .returning(*break_glass_table.c)
+    ).one()
     audit.record(
         session,
-        audit.AuditEntry(
-            at=now,
-            user_subject=user.subject,
-            user_name=user.name,
-            role=user.role,
-            organisation=user.organisation,
-            action="break_glass",
-            what=f"Patient/{person_key}",
+        audit.entry_for(
+            user,
+            "break_glass",
+            f"Patient/{person_key}",
             person_key=person_key,
-            reason=reason,
             outcome="success",
+            reason=reason,
             break_glass=True,
+            at=now,
         ),
     )
-    return BreakGlass(
-        id=new_id,
-        user_subject=user.subject,
-        user_name=user.name,
-        role=user.role,
-        organisation=user.organisation,
-        person_key=person_key,
-        reason=reason,
-        opened_at=now,
-        expires_at=expires_at,
-    )
+    return _break_glass(row)
 
 
 def active_break_glass(

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 import joinedup
 from joinedup.access import audit
-from joinedup.access.deps import current_user
-from joinedup.access.model import AccessDenied, User
+from joinedup.access.deps import CurrentUser
+from joinedup.access.model import AccessDenied
 from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard, people_visible
 from joinedup.feeds.intake import ingest_message
@@ -69,7 +69,6 @@ RESULT_PARAMETERS: Final = (
 API_FEED: Final = "fhir-api"
 
 router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
-UserDep = Annotated[User, Depends(current_user)]
 
 
 class FhirResponse(Response):
@@ -201,7 +200,7 @@ _PATIENT_TYPES: Final = {
 
 
 @router.get("/Patient", summary="Search for patients")
-def search_patients(request: Request, session: SessionDep, user: UserDep) -> FhirResponse:
+def search_patients(request: Request, session: SessionDep, user: CurrentUser) -> FhirResponse:
     """Patients matching the search whom the user has a legitimate relationship with."""
     guard = Guard.for_request(request, session, user)
     params, count, offset = _params(request)
@@ -234,7 +233,7 @@ def search_patients(request: Request, session: SessionDep, user: UserDep) -> Fhi
 
 @router.get("/Patient/{person_key}", summary="Read a patient (the joined-up person)")
 def read_patient(
-    request: Request, person_key: str, session: SessionDep, user: UserDep
+    request: Request, person_key: str, session: SessionDep, user: CurrentUser
 ) -> FhirResponse:
     """The person as one Patient made from all their partners' records."""
     guard = Guard.for_request(request, session, user)
@@ -247,7 +246,7 @@ def read_patient(
 
 @router.get("/Patient/{person_key}/$everything", summary="Everything in a patient's record")
 def patient_everything(
-    request: Request, person_key: str, session: SessionDep, user: UserDep
+    request: Request, person_key: str, session: SessionDep, user: CurrentUser
 ) -> FhirResponse:
     """The person's Patient and every resource of their record the user may see, paged."""
     guard = Guard.for_request(request, session, user)
@@ -270,7 +269,7 @@ def patient_everything(
 
 
 @router.get("/AuditEvent", summary="The audit trail, for privacy officers")
-def audit_events(request: Request, session: SessionDep, user: UserDep) -> FhirResponse:
+def audit_events(request: Request, session: SessionDep, user: CurrentUser) -> FhirResponse:
     """Audit entries as FHIR AuditEvents, newest first: by ``patient``, ``agent`` (the user's
     subject) and ``date`` (``ge``/``gt``/``le``/``lt`` prefixes); ``_before`` pages back."""
     guard = Guard.for_request(request, session, user)
@@ -321,7 +320,7 @@ def audit_events(request: Request, session: SessionDep, user: UserDep) -> FhirRe
 
 @router.get("/{resource_type}", summary="Search a patient's resources of one type")
 def search_type(
-    request: Request, resource_type: str, session: SessionDep, user: UserDep
+    request: Request, resource_type: str, session: SessionDep, user: CurrentUser
 ) -> FhirResponse:
     """A person's resources of one type; ``patient`` (or ``subject``) is required."""
     if resource_type not in search.CLINICAL_TYPES:
@@ -361,7 +360,7 @@ def search_type(
 
 @router.get("/{resource_type}/{resource_id}", summary="Read one resource")
 def read(
-    request: Request, resource_type: str, resource_id: str, session: SessionDep, user: UserDep
+    request: Request, resource_type: str, resource_id: str, session: SessionDep, user: CurrentUser
 ) -> FhirResponse:
     """One resource of a person's record."""
     if resource_type not in search.CLINICAL_TYPES:
@@ -384,7 +383,7 @@ def read(
 
 
 @router.post("", summary="Send a Bundle (transaction, batch or collection) into the record")
-async def post_bundle(request: Request, user: UserDep) -> FhirResponse:
+async def post_bundle(request: Request, user: CurrentUser) -> FhirResponse:
     """Take a Bundle through the feeds pipeline as a message from the user's organisation."""
     sessions = request.app.state.sessions
     with sessions() as session:

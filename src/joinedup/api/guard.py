@@ -181,18 +181,15 @@ class Guard:
         with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
             audit.record(
                 session,
-                audit.AuditEntry(
-                    at=self.now,
-                    user_subject=self.user.subject,
-                    user_name=self.user.name,
-                    role=self.user.role,
-                    organisation=self.user.organisation,
-                    action=action,
-                    what=what[:500],
+                audit.entry_for(
+                    self.user,
+                    action,
+                    what[:500],
                     person_key=person_key,
-                    reason=reason[:300],
                     outcome=outcome,
+                    reason=reason[:300],
                     break_glass=break_glass,
+                    at=self.now,
                 ),
             )
 

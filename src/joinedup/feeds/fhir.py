@@ -760,11 +760,11 @@ def _person(patient: _Checked, full_url: str | None) -> tuple[PersonDetails | No
             nhs_number=nhs_number,
             given=_text(given[0]) if isinstance(given, list) and given else None,
             family=_text(name.get("family")) if name else None,
-            birth_date=_full_date(resource.get("birthDate")),
+            birth_date=full_date(resource.get("birthDate")),
             sex=gender if isinstance(gender, str) and gender in uk_core.GENDERS else None,
             postcode=_text(address.get("postalCode")) if address else None,
             address_line=_text(lines[0]) if isinstance(lines, list) and lines else None,
-            death_date=_full_date(resource.get("deceasedDateTime")),
+            death_date=full_date(resource.get("deceasedDateTime")),
         ),
         [],
     )
@@ -827,7 +827,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _full_date(value: Any) -> date | None:
+def full_date(value: Any) -> date | None:
     """The date of a FHIR date or dateTime with a whole date (``1950-03-04``), else None."""
     if not isinstance(value, str) or len(value) < 10:
         return None

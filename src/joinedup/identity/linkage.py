@@ -265,7 +265,7 @@ def _clean_text(column: str) -> str:
 def _valid_nhs_number_sql(digits: str) -> str:
     # Modulus 11 (NHS Data Dictionary): weights 10..2 on digits 1-9; the check digit is
     # 11 - (sum mod 11), 11 meaning 0 and 10 meaning the number is invalid. A number of
-    # one repeated digit passes the check but is a placeholder, not a person's number.
+    # one repeated digit passes the check but is a dummy value systems enter, not a person's number.
     weighted = " + ".join(
         f"cast(substr({digits}, {i}, 1) as integer) * {11 - i}" for i in range(1, 10)
     )

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from joinedup.directory.model import Directory
 from joinedup.directory.store import read_directory
+from joinedup.feeds.fhir import full_date
 from joinedup.identity import tables as identity
 from joinedup.records import tables as records
 
@@ -453,14 +454,8 @@ def _coding(concept: Any) -> tuple[str | None, str | None, str | None]:
 
 
 def _day(value: Any) -> date | None:
-    if isinstance(value, dict):
-        value = value.get("start")
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+    """The date of a FHIR date, dateTime or Period (its start), if it is a whole date."""
+    return full_date(value.get("start") if isinstance(value, dict) else value)
 
 
 def _instant(value: Any) -> datetime | None:

@@ -15,7 +15,7 @@ This module reads row-level patient data and does no access control of its own: 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -91,6 +91,8 @@ class StoredResource:
 _s, _lk, _r, _ix = identity.source_record, identity.link, tables.resource, tables.search
 
 
+_SOURCE_COLUMNS: Final = tuple(f.name for f in fields(Source) if f.name != "source_record_id")
+
 # Every person-level request runs these: built once (building costs more than running).
 _PERSON_SOURCE_IDS = select(_lk.c.source_record_id).where(
     _lk.c.person_key == bindparam("key"), _lk.c.valid_to.is_(None)
@@ -146,21 +148,7 @@ def sources(session: Session, person_key: str) -> list[Source]:
     """The source records currently linked to a person, oldest first."""
     rows = session.execute(_SOURCES, {"key": person_key}).mappings()
     return [
-        Source(
-            source_record_id=r["id"],
-            partner=r["partner"],
-            feed=r["feed"],
-            local_id=r["local_id"],
-            nhs_number=r["nhs_number"],
-            given=r["given"],
-            family=r["family"],
-            birth_date=r["birth_date"],
-            sex=r["sex"],
-            postcode=r["postcode"],
-            address_line=r["address_line"],
-            death_date=r["death_date"],
-            updated_at=r["updated_at"],
-        )
+        Source(source_record_id=r["id"], **{name: r[name] for name in _SOURCE_COLUMNS})
         for r in rows
     ]
 

@@ -10,18 +10,16 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from joinedup.access.deps import current_user
-from joinedup.access.model import User
+from joinedup.access.deps import CurrentUser
 from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard
 from joinedup.identity.review import ReviewError, decide, review_items
 from joinedup.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 
 #: The comparisons as a reviewer would name them.
 COMPARISON_NAMES = {
@@ -51,7 +49,7 @@ FIELDS = (
 
 @router.get("/identity/review", response_class=HTMLResponse)
 def review_page(
-    request: Request, session: SessionDep, user: UserDep, message: str | None = None
+    request: Request, session: SessionDep, user: CurrentUser, message: str | None = None
 ) -> HTMLResponse:
     """The open review queue, most probable pairs first."""
     guard = Guard.for_request(request, session, user)
@@ -94,7 +92,7 @@ def review_decision(
     request: Request,
     review_id: int,
     session: SessionDep,
-    user: UserDep,
+    user: CurrentUser,
     decision: Annotated[str, Form()],
 ) -> RedirectResponse:
     """Record a link or not-link decision, then back to the queue."""

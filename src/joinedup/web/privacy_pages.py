@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from joinedup.access import audit
-from joinedup.access.deps import current_user
-from joinedup.access.model import User
+from joinedup.access.deps import CurrentUser
 from joinedup.access.store import break_glass_for_review, mark_reviewed
 from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard
@@ -21,11 +20,10 @@ from joinedup.web.pages import templates
 from joinedup.web.record_pages import ROLE_NAMES
 
 router = APIRouter(include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 
 
 @router.get("/privacy", response_class=HTMLResponse)
-def privacy_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+def privacy_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     """Break-glass uses awaiting review and unusual access over the last week."""
     guard = Guard.for_request(request, session, user)
     guard.require("audit.review", "privacy review page")
@@ -47,7 +45,7 @@ def reviewed(
     request: Request,
     grant_id: int,
     session: SessionDep,
-    user: UserDep,
+    user: CurrentUser,
     note: Annotated[str, Form()] = "",
 ) -> Response:
     """Mark one break-glass use as reviewed, with the reviewer's note."""

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from joinedup.access.deps import SESSION_COOKIE, current_user
+from joinedup.access.deps import SESSION_COOKIE, CurrentUser
 from joinedup.access.dev_idp import DevIdentityProvider
-from joinedup.access.model import AccessDenied, User
+from joinedup.access.model import AccessDenied
 from joinedup.access.store import open_break_glass, record_objection, withdraw_objection
 from joinedup.api.deps import SessionDep
 from joinedup.api.fhir import MAX_PATIENT_MATCHES
@@ -27,7 +27,6 @@ from joinedup.records.query import SearchError, find_people
 from joinedup.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
-UserDep = Annotated[User, Depends(current_user)]
 
 ROLE_NAMES = {
     "gp": "GP",
@@ -118,7 +117,7 @@ def refused_page(request: Request, error: AccessDenied) -> Response:
 def find_page(
     request: Request,
     session: SessionDep,
-    user: UserDep,
+    user: CurrentUser,
     nhs_number: str = "",
     family: str = "",
     birth_date: str = "",
@@ -184,7 +183,9 @@ class Section:
 
 
 @router.get("/record/{person_key}", response_class=HTMLResponse)
-def record_page(request: Request, person_key: str, session: SessionDep, user: UserDep) -> Response:
+def record_page(
+    request: Request, person_key: str, session: SessionDep, user: CurrentUser
+) -> Response:
     """The single patient view: everything the user may see of the person, joined up."""
     guard = Guard.for_request(request, session, user)
     guard.require("record.read", f"record page {person_key}")
@@ -248,7 +249,7 @@ def objection(
     request: Request,
     person_key: str,
     session: SessionDep,
-    user: UserDep,
+    user: CurrentUser,
     objects: Annotated[str, Form()],
 ) -> Response:
     """Record (``objects=yes``) or withdraw (``no``) the person's objection to sharing.
@@ -303,7 +304,7 @@ def break_glass(
     request: Request,
     person_key: str,
     session: SessionDep,
-    user: UserDep,
+    user: CurrentUser,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Open access to a person without a relationship, with a reason, for a limited time."""
