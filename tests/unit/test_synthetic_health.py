@@ -267,3 +267,71 @@ def test_medicines_fit_conditions() -> None:
         assert {m.medicine for m in record.medications} <= {"levothyroxine"}
     for course in record.medications:
         assert course.medicine in codes.MEDICINES
+
+
+def test_annual_reviews_go_to_people_with_the_condition() -> None:
+    """Diabetes gets its yearly review, severe mental illness its physical health check,
+    each in most years but not all (the gaps the population cohorts look for)."""
+    rnd = random.Random(9)
+    for condition, kind, low, high in (
+        ("type_2_diabetes", "diabetes_review", 0.75, 0.95),
+        ("schizophrenia", "smi_health_check", 0.45, 0.65),
+    ):
+        reviewed_years = 0
+        n = 600
+        for i in range(n):
+            record = draw_gp_record(
+                _person(age=50, conditions=(condition,), index=i), start=START, end=END, rnd=rnd
+            )
+            reviewed_years += sum(a.kind == kind for a in record.appointments)
+        assert low < reviewed_years / (3 * n) < high
+        healthy = draw_gp_record(_person(age=50), start=START, end=END, rnd=rnd)
+        assert not any(a.kind == kind for a in healthy.appointments)
+
+
+def test_frailty_among_older_people_is_spread_as_clegg_found() -> None:
+    """People aged 65 and over fall into the Electronic Frailty Index's categories about as
+    in English primary care: Clegg et al., Age and Ageing 2016;45:353 (the development
+    cohort: 50% fit, 35% mild, 12% moderate, 3% severe). The deficits are counted with the
+    lake's code lists (joinedup.population.measures), polypharmacy from active medicines."""
+    from joinedup.population.measures import CODE_LISTS, EFI_DEFICITS, efi_category
+    from joinedup.synthetic.generate import default_directory, period_for
+    from joinedup.synthetic.population import build_geography, draw_people
+
+    deficit_of = {
+        code: deficit
+        for deficit, lists in EFI_DEFICITS.items()
+        for name in lists
+        for code in CODE_LISTS[name]
+    }
+    period = period_for(date(2026, 3, 31), 3)
+    people = draw_people(
+        geography=build_geography(default_directory(), 7),
+        period=period,
+        seed=7,
+        chunk=0,
+        first_index=0,
+        count=12_000,
+    )
+    rnd = random.Random(1)
+    categories: dict[str, int] = {}
+    for person in people:
+        if person.death_date or person.age_on(date(2026, 3, 31)) < 65:
+            continue
+        found = {
+            deficit_of[codes.CONDITIONS[d.condition].code.code]
+            for d in person.diagnoses
+            if codes.CONDITIONS[d.condition].code.code in deficit_of
+        }
+        record = draw_gp_record(person, start=period.start, end=period.end, rnd=rnd)
+        if len({m.medicine for m in record.medications if m.end is None}) >= 5:
+            found.add("polypharmacy")
+        category = efi_category(len(found) / len(EFI_DEFICITS))
+        categories[category] = categories.get(category, 0) + 1
+    older = sum(categories.values())
+    assert older > 2500
+    share = {k: v / older for k, v in categories.items()}
+    assert share["fit"] == pytest.approx(0.50, abs=0.08)
+    assert share["mild"] == pytest.approx(0.35, abs=0.08)
+    assert share["moderate"] == pytest.approx(0.12, abs=0.05)
+    assert share["severe"] == pytest.approx(0.03, abs=0.03)

@@ -142,6 +142,91 @@ def _c(code: str, display: str) -> Code:
 
 _CV = "cardiometabolic"
 
+#: How findings recorded mostly in later life rise with age (relative; scaled to prevalence).
+_LATER_LIFE: Final = ((0, 0), (30, 0.01), (50, 0.04), (65, 0.12), (75, 0.22), (85, 0.35), (90, 0.4))
+#: How findings recorded at any adult age rise with age.
+_ADULT_LIFE: Final = ((0, 0), (18, 0.04), (40, 0.07), (60, 0.11), (75, 0.16), (90, 0.2))
+
+
+def _finding(
+    key: str,
+    code: str,
+    display: str,
+    prevalence: float,
+    curve: tuple[tuple[float, float], ...] = _LATER_LIFE,
+    *,
+    male_ratio: float = 1.0,
+    earliest_onset_age: int = 18,
+) -> ConditionModel:
+    """An Electronic Frailty Index deficit recorded as a finding or a disorder: it loads on
+    the frailty cluster, so deficits gather in the frail as Clegg et al. (2016) found."""
+    return ConditionModel(
+        key,
+        _c(code, display),
+        prevalence,
+        curve,
+        male_ratio=male_ratio,
+        deprivation_ratio=1.4,
+        general=0.2,
+        cluster="frailty",
+        cluster_loading=0.25,
+        earliest_onset_age=earliest_onset_age,
+        max_duration_years=15,
+        frailty_deficit=True,
+    )
+
+
+#: The other deficits of the eFI's 36 (Clegg et al., Age and Ageing 2016;45:353, Table 1),
+#: one coded finding each (the published eFI code sets hold many codes per deficit). The
+#: prevalences are all-age figures chosen so that, with the conditions above, people aged 65
+#: and over fall into the eFI categories about as Clegg et al. report for English primary
+#: care: about half fit, a third mildly frail, an eighth moderately and a few per cent
+#: severely frail (checked by tests/unit/test_synthetic_health.py).
+_EFI_FINDINGS: Final = (
+    _finding(
+        "activity_limitation", "284545001", "Difficulty performing personal care activity", 0.05
+    ),
+    _finding("anaemia", "271737000", "Anemia", 0.08, _ADULT_LIFE, male_ratio=0.6),
+    _finding("dizziness", "404640003", "Dizziness", 0.1, _ADULT_LIFE),
+    _finding("dyspnoea", "267036007", "Dyspnea", 0.09),
+    _finding("foot_problems", "202855006", "Hallux valgus", 0.08, male_ratio=0.5),
+    _finding(
+        "fragility_fracture",
+        "5913000",
+        "Fracture of neck of femur",
+        0.024,
+        male_ratio=0.4,
+        earliest_onset_age=50,
+    ),
+    _finding("heart_valve_disease", "368009", "Heart valve disorder", 0.03),
+    _finding("hypotension_syncope", "271594007", "Syncope", 0.06, _ADULT_LIFE),
+    _finding("mobility_problems", "8510008", "Reduced mobility", 0.06, earliest_onset_age=40),
+    _finding(
+        "parkinsonism",
+        "49049000",
+        "Parkinson's disease",
+        0.008,
+        male_ratio=1.5,
+        earliest_onset_age=40,
+    ),
+    _finding("peptic_ulcer", "13200003", "Peptic ulcer", 0.03, _ADULT_LIFE),
+    _finding(
+        "requirement_for_care", "224974001", "Receives care from carer", 0.04, earliest_onset_age=50
+    ),
+    _finding("skin_ulcer", "46742003", "Skin ulcer", 0.03),
+    _finding("sleep_disturbance", "193462001", "Insomnia", 0.12, _ADULT_LIFE),
+    _finding("social_vulnerability", "105529008", "Lives alone", 0.1),
+    _finding(
+        "urinary_system_disease",
+        "68566005",
+        "Urinary tract infectious disease",
+        0.12,
+        _ADULT_LIFE,
+        male_ratio=0.3,
+    ),
+    _finding("weight_loss", "89362005", "Weight loss", 0.04),
+)
+
 #: Every condition the generator models, by key (the key is what ``Diagnosis.condition`` holds).
 #: Age curves are shaped on QOF/CPRD age-specific prevalence (order of magnitude).
 CONDITIONS: Final = MappingProxyType(
@@ -722,6 +807,7 @@ CONDITIONS: Final = MappingProxyType(
                 max_duration_years=4,
                 frailty_deficit=True,
             ),
+            *_EFI_FINDINGS,
         )
     }
 )
@@ -876,13 +962,29 @@ SMOKING_STATUS: Final = MappingProxyType(
 
 # --- Encounters and immunisations ----------------------------------------------------------
 
-#: GP appointment types: (SNOMED type, HL7 v3 ActCode class code, class display).
+#: JoinedUp's own code for a review SNOMED CT has no single concept for here (an ICS maps
+#: its own reference set, e.g. the six checks of the SMI physical health check, onto it).
+GP_REVIEW_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/gp-review"
+
+#: GP appointment types: (type, HL7 v3 ActCode class code, class display).
 ENCOUNTER_TYPES: Final = MappingProxyType(
     {
         "surgery": (snomed("185347001", "Encounter for problem"), "AMB", "ambulatory"),
         "review": (snomed("390906007", "Follow-up encounter"), "AMB", "ambulatory"),
         "telephone": (snomed("185317003", "Telephone encounter"), "VR", "virtual"),
         "home_visit": (snomed("439708006", "Home visit"), "HH", "home health"),
+        # The yearly reviews QOF and NHS England count (the diabetes care processes; the
+        # physical health check for people with severe mental illness).
+        "diabetes_review": (snomed("170777000", "Diabetic annual review"), "AMB", "ambulatory"),
+        "smi_health_check": (
+            Code(
+                GP_REVIEW_SYSTEM,
+                "smi-annual-health-check",
+                "Severe mental illness annual physical health check",
+            ),
+            "AMB",
+            "ambulatory",
+        ),
     }
 )
 ACT_CODE_SYSTEM: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -1171,6 +1273,9 @@ UNVERIFIED_CODES: Final = frozenset(
         "408155001", "320121009", "407873000", "321964000", "321988005", "321949006",
         "322004004", "320093003", "408160006", "321987000", "10312611000001108", "407651007",
         "407704009", "374296008", "384453002", "385484001",
+        # eFI findings whose concept ids could not be checked offline.
+        "284545001", "202855006", "8510008", "224974001", "46742003",
+        "170777000",  # diabetic annual review
     }
 )  # fmt: skip
 

@@ -216,6 +216,15 @@ _APPOINTMENT_RATE_BY_AGE: Final = (
 _PER_CONDITION: Final = 0.12
 _PER_FRAILTY: Final = 1.5
 
+#: Yearly reviews: (appointment kind, conditions reviewed, share of people reviewed each year).
+#: Order of magnitude: about 85% of people with diabetes have their annual review (the NDA's
+#: care processes); about 55% of people with severe mental illness had a physical health
+#: check in 2023/24 (NHS England's SMI physical health check statistics).
+_ANNUAL_REVIEWS: Final = (
+    ("diabetes_review", codes.DIABETES, 0.85),
+    ("smi_health_check", codes.SERIOUS_MENTAL_ILLNESS, 0.55),
+)
+
 #: Share of hypertension that is treated (NICE NG136 audits: a sizeable minority untreated).
 HYPERTENSION_TREATED: Final = 0.8
 #: Share of people with AF and CHA2DS2-VASc >= 2 who are anticoagulated (about 80%).
@@ -321,6 +330,15 @@ def _appointments(
         else:
             kind = "surgery"
         days.append((day, minute, kind))
+    # The yearly reviews, each year from diagnosis (a share of people miss them).
+    for kind, conditions_reviewed, yearly in _ANNUAL_REVIEWS:
+        since = min((onsets[c] for c in conditions_reviewed if c in onsets), default=None)
+        if since is None:
+            continue
+        for low, high in _yearly_windows(max(first, since), stop):
+            if rnd.random() < yearly * (high - low) / 365:  # a part-year: that share
+                day = min(max(_weekday(low + int(rnd.random() * (high - low))), first), stop - 1)
+                days.append((day, 8 * 60 + 10 * rnd.randrange(60), kind))
     days.sort()
     return tuple(Appointment(date.fromordinal(d), m, k) for d, m, k in days)
 
