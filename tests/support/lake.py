@@ -17,24 +17,22 @@ def write_lake(
     folder: Path,
     people: list[dict[str, Any]],
     conditions: list[tuple[str, str]],
-    *,
-    medication: list[dict[str, Any]] | None = None,
-    observation: list[dict[str, Any]] | None = None,
-    admission: list[dict[str, Any]] | None = None,
+    **tables: list[dict[str, Any]],
 ) -> Path:
-    """A lake of ``people`` (person_id, age, sex), ``conditions`` (person_id, code list name)
-    and, if given, medication, observation and admission rows (the lake's columns)."""
+    """A lake of ``people`` (person_id, age, sex, and any other person columns),
+    ``conditions`` (person_id, code list name) and, given by table name, any other table's
+    rows (the lake's columns); every other table is written empty."""
     folder.mkdir(parents=True, exist_ok=True)
+    unknown = set(tables) - set(SCHEMAS)
+    if unknown:
+        raise ValueError(f"no lake tables called {sorted(unknown)}")
     rows = {
-        "person": [{**p, "age_band": age_band(p["age"]), "died": False} for p in people],
+        **{table: tables.get(table, []) for table in SCHEMAS},
+        "person": [{"died": False, **p, "age_band": age_band(p["age"])} for p in people],
         "condition": [
             {"person_id": pid, "partner": "L99021", "code": CODE_LISTS[name][0]}
             for pid, name in conditions
         ],
-        "medication": medication or [],
-        "observation": observation or [],
-        "immunisation": [],
-        "admission": admission or [],
     }
     for table, items in rows.items():
         pq.write_table(

@@ -143,18 +143,24 @@ MULTIMORBIDITY_CONDITIONS: Final = (
 
 @dataclass(frozen=True)
 class Lake:
-    """The lake's tables on one engine."""
+    """The lake's tables on one engine (docs/lake.md describes their columns)."""
 
     person: Table
+    registration: Table
     condition: Table
     medication: Table
     observation: Table
     immunisation: Table
+    encounter: Table
+    ae_attendance: Table
     admission: Table
+    referral: Table
+    social_care: Table
+    death: Table
     backend: Any
 
 
-_TABLES: Final = ("person", "condition", "medication", "observation", "immunisation", "admission")
+_TABLES: Final = tuple(f for f in Lake.__dataclass_fields__ if f != "backend")
 
 
 def duckdb_lake(lake_dir: Path) -> Lake:
