@@ -6,10 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: demo test install install-test frontend system-deps lint format bench clean
+.PHONY: demo test install install-test frontend system-deps pdf-deps lint format bench clean
 
 ## demo: set everything up, generate and load a synthetic ICS, serve http://127.0.0.1:$(PORT)
-demo: install frontend
+demo: install frontend pdf-deps
 	$(BIN)/joinedup demo --port $(PORT)
 
 ## test: install what the tests need and run lint plus the whole suite on SQLite and PostgreSQL
@@ -39,9 +39,13 @@ src/joinedup/web/static/nhsuk/.installed: package.json package-lock.json scripts
 	bash scripts/install-frontend.sh
 	touch $@
 
-## system-deps: Debian Chromium (browser tests) and PostgreSQL binaries (database tests)
+## system-deps: Pango (PDF reports), Debian Chromium (browser tests), PostgreSQL binaries (database tests)
 system-deps:
 	bash scripts/install-system-deps.sh
+
+## pdf-deps: Pango, which WeasyPrint needs to render the needs assessment report as PDF
+pdf-deps:
+	bash scripts/install-system-deps.sh pdf
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages the tests need, when they are missing:
-#   - Debian's Chromium, driven by Playwright in the browser tests;
-#   - PostgreSQL server binaries (initdb, pg_ctl), for the throwaway test cluster.
-# Uses apt-get (as root, or through sudo). Does nothing when both are present.
+# Installs the system packages JoinedUp needs, when they are missing:
+#   pdf       Pango, which WeasyPrint uses to render the needs assessment report as PDF;
+#   browser   Debian's Chromium, driven by Playwright in the browser tests;
+#   postgres  PostgreSQL server binaries (initdb, pg_ctl), for the throwaway test cluster.
+# Usage: install-system-deps.sh [pdf] [browser] [postgres]   (none given: all three)
+# Uses apt-get (as root, or through sudo). Does nothing when all are present.
 set -euo pipefail
 
 have_postgres() {
@@ -10,9 +12,22 @@ have_postgres() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null
 }
 
+have_pango() {
+  ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'
+}
+
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(pdf browser postgres)
+
 packages=()
-[ -x /usr/bin/chromium ] || packages+=(chromium)
-have_postgres || packages+=(postgresql)
+for need in "${wanted[@]}"; do
+  case "$need" in
+    pdf) have_pango || packages+=(libpango-1.0-0 libpangoft2-1.0-0) ;;
+    browser) [ -x /usr/bin/chromium ] || packages+=(chromium) ;;
+    postgres) have_postgres || packages+=(postgresql) ;;
+    *) echo "error: unknown need '$need' (pdf, browser, postgres)" >&2; exit 2 ;;
+  esac
+done
 [ ${#packages[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
