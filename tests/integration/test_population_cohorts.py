@@ -192,3 +192,74 @@ def test_a_breakdown_gives_rates_with_intervals_and_suppresses_small_groups(
     assert (groups[1].ci_low, groups[1].ci_high) == wilson_interval(12, 20)
     assert groups[5].suppressed and groups[5].numerator is None and groups[5].rate is None
     assert groups[5].denominator == 6
+
+
+def _encounter(pid: str, code: str, day: date) -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    start = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    return {"person_id": pid, "type_code": code, "start": start, "class": "AMB"}
+
+
+DIABETES_REVIEW = "170777000"
+HBA1C = "999791000000106"
+
+
+def test_diabetes_above_target_or_not_reviewed(tmp_path: Path) -> None:
+    """In the cohort: the last HbA1c in 12 months above 58 mmol/mol, or no annual review."""
+    people = [
+        person(p, 60)
+        for p in ("high-reviewed", "fine-reviewed", "fine-unreviewed", "old-review", "no-data")
+    ]
+    conditions = [(str(p["person_id"]), "diabetes") for p in people]
+    observation = [
+        {"person_id": "high-reviewed", "code": HBA1C, "value": 49.0, "effective": date(2025, 9, 1)},
+        {"person_id": "high-reviewed", "code": HBA1C, "value": 66.0, "effective": date(2026, 2, 1)},
+        {"person_id": "fine-reviewed", "code": HBA1C, "value": 70.0, "effective": date(2025, 9, 1)},
+        {"person_id": "fine-reviewed", "code": HBA1C, "value": 52.0, "effective": date(2026, 2, 1)},
+        {
+            "person_id": "fine-unreviewed",
+            "code": HBA1C,
+            "value": 50.0,
+            "effective": date(2026, 1, 1),
+        },
+    ]
+    encounter = [
+        _encounter("high-reviewed", DIABETES_REVIEW, date(2025, 10, 1)),
+        _encounter("fine-reviewed", DIABETES_REVIEW, date(2025, 10, 1)),
+        _encounter("old-review", DIABETES_REVIEW, date(2024, 10, 1)),  # over a year ago
+    ]
+    lake = write_lake(
+        tmp_path / "lake", people, conditions, observation=observation, encounter=encounter
+    )
+    result = run_cohort(
+        load_cohort(SHIPPED_COHORTS / "diabetes-hba1c.yaml"), duckdb_lake(lake), AS_OF
+    )
+    assert [(s.remaining, s.removed) for s in result.attrition] == [(5, 0), (4, 1)]
+    assert sorted(r["person_id"] for r in result.people.to_pyarrow().to_pylist()) == [
+        "fine-unreviewed",
+        "high-reviewed",
+        "no-data",
+        "old-review",
+    ]
+
+
+def test_severe_mental_illness_without_a_health_check(tmp_path: Path) -> None:
+    people = [person("checked", 40), person("unchecked", 40), person("child", 15)]
+    conditions = [(str(p["person_id"]), "severe_mental_illness") for p in people]
+    encounter = [_encounter("checked", "smi-annual-health-check", date(2025, 12, 1))]
+    lake = write_lake(tmp_path / "lake", people, conditions, encounter=encounter)
+    assert attrition("smi-health-check.yaml", lake) == [(3, 0), (2, 1), (1, 1)]
+
+
+def test_any_of_needs_two_known_criteria(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: x\nentry: {condition: copd}\nrules:\n  - name: r\n"
+        "    with: {any_of: [{condition: copd}, {without: {encounter: gout}}]}\n"
+    )
+    with pytest.raises(CohortError, match="any_of option 2: no code list called 'gout'"):
+        load_cohort(path)
+    path.write_text("name: x\nentry: {any_of: [{condition: copd}]}\n")
+    with pytest.raises(CohortError, match="two or more"):
+        load_cohort(path)

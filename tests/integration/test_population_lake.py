@@ -67,6 +67,7 @@ def test_the_lake_is_pseudonymised_and_leaves_out_opt_outs(
         2,
         True,
     )
+    assert (ann["ethnic_category"], ann["ethnicity"]) == ("A", "White")  # UK Core EthnicCategory
     for name, schema in SCHEMAS.items():
         assert not IDENTIFYING & set(schema.names), name
         raw = (lake / f"{name}.parquet").read_bytes()

@@ -6,27 +6,39 @@ import importlib.util
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from joinedup.population.measures import (
+    BRIDGES_TO_HEALTH,
     MULTIMORBIDITY_CONDITIONS,
     Lake,
+    bridges_to_health,
     cha2ds2_vasc,
     duckdb_lake,
     efi,
     multimorbidity,
     spark_lake,
+    vulnerability,
 )
 from tests.support.lake import random_people, write_lake
+
+
+AS_OF = date(2026, 3, 31)
 
 
 @pytest.fixture(scope="module")
 def lake_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     people, conditions = random_people(600, seed=11)
-    folder = write_lake(tmp_path_factory.mktemp("lake"), people, conditions)
+    admissions = [
+        {"person_id": p["person_id"], "admitted": admitted(2025, 11, 2), "emergency": True}
+        for p in people[::7]
+    ]
+    folder = write_lake(tmp_path_factory.mktemp("lake"), people, conditions, admission=admissions)
     (folder / "conditions.txt").write_text("\n".join(f"{pid} {name}" for pid, name in conditions))
     return folder
 
@@ -64,10 +76,109 @@ def spark() -> Iterator[Any]:
 @pytest.mark.filterwarnings(
     "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
 )
-@pytest.mark.parametrize("measure", [cha2ds2_vasc, multimorbidity, efi])
+@pytest.mark.parametrize(
+    "measure",
+    [
+        cha2ds2_vasc,
+        multimorbidity,
+        efi,
+        partial(bridges_to_health, as_of=AS_OF),
+        partial(vulnerability, as_of=AS_OF),
+    ],
+    ids=["cha2ds2_vasc", "multimorbidity", "efi", "bridges_to_health", "vulnerability"],
+)
 def test_spark_gives_what_duckdb_gives(lake_dir: Path, spark: Any, measure: Any) -> None:
     on_duckdb: Lake = duckdb_lake(lake_dir)
     on_spark: Lake = spark_lake(lake_dir, spark)
     expected = rows(measure(on_duckdb))
     assert expected  # the comparison must compare something
     assert rows(measure(on_spark)) == expected
+
+
+def admitted(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, 10, tzinfo=UTC)
+
+
+def test_bridges_to_health_takes_the_first_segment_that_applies(tmp_path: Path) -> None:
+    """Lynn et al. 2007's eight segments, highest need first (the rules in
+    ``bridges_to_health``'s docstring), one person built for each."""
+    people = [
+        {"person_id": pid, "age": age, "sex": "female"}
+        for pid, age in [
+            ("dying", 70),
+            ("frail", 88),
+            ("organ", 72),
+            ("disabled", 40),
+            ("chronic", 60),
+            ("acute", 30),
+            ("infant", 0),
+            ("healthy", 25),
+            ("cancer-no-admission", 60),
+            ("copd-no-admission", 60),
+        ]
+    ]
+    conditions = [
+        ("dying", "cancer"),
+        ("dying", "dementia"),  # end of life comes first
+        ("frail", "dementia"),
+        ("frail", "heart_failure"),
+        ("organ", "heart_failure"),
+        ("disabled", "severe_mental_illness"),
+        ("disabled", "asthma"),
+        ("chronic", "hypertension"),
+        ("cancer-no-admission", "cancer"),
+        ("copd-no-admission", "copd"),
+    ]
+    admissions = [
+        {"person_id": pid, "admitted": admitted(2025, 12, 1), "emergency": True}
+        for pid in ("dying", "frail", "organ", "acute")
+    ] + [  # an old one, and a planned one: neither counts
+        {"person_id": "healthy", "admitted": admitted(2024, 1, 5), "emergency": True},
+        {"person_id": "healthy", "admitted": admitted(2026, 1, 5), "emergency": False},
+    ]
+    lake = duckdb_lake(write_lake(tmp_path, people, conditions, admission=admissions))
+    segments = {r["person_id"]: r for r in rows(bridges_to_health(lake, AS_OF))}
+    expected = {
+        "dying": 1,
+        "frail": 2,
+        "organ": 3,
+        "disabled": 4,
+        "chronic": 5,
+        "acute": 6,
+        "infant": 7,
+        "healthy": 8,
+        "cancer-no-admission": 5,  # cancer is a long-term condition until decline
+        "copd-no-admission": 5,
+    }
+    assert {pid: r["segment_order"] for pid, r in segments.items()} == expected
+    assert {r["segment"] for r in segments.values()} == set(BRIDGES_TO_HEALTH)
+    assert all(r["segment"] == BRIDGES_TO_HEALTH[r["segment_order"] - 1] for r in segments.values())
+
+
+def test_vulnerability_gives_its_reasons(tmp_path: Path) -> None:
+    people = [
+        {"person_id": pid, "age": 80, "sex": "male"}
+        for pid in ("alone-housebound", "alone", "copd-admitted", "copd", "lung-cancer", "none")
+    ]
+    conditions = [
+        ("alone-housebound", "social_vulnerability"),
+        ("alone-housebound", "housebound"),
+        ("alone", "social_vulnerability"),
+        ("copd-admitted", "copd"),
+        ("copd", "copd"),
+        ("lung-cancer", "lung_cancer"),
+    ]
+    admissions = [
+        {"person_id": "copd-admitted", "admitted": admitted(2026, 2, 1), "emergency": True}
+    ]
+    lake = duckdb_lake(write_lake(tmp_path, people, conditions, admission=admissions))
+    result = {r["person_id"]: r for r in rows(vulnerability(lake, AS_OF))}
+    assert {pid for pid, r in result.items() if r["vulnerable"]} == {
+        "alone-housebound",
+        "copd-admitted",
+        "lung-cancer",
+    }
+    assert result["alone-housebound"]["alone_and_housebound"] == 1
+    assert result["copd-admitted"]["severe_respiratory"] == 1
+    assert result["lung-cancer"]["lung_cancer"] == 1
+    assert result["copd"]["severe_respiratory"] == 0

@@ -52,6 +52,19 @@ def _patient(nhs: str, local: str, family: str, given: str, born: str, gp: str) 
         "birthDate": born,
         "address": [{"line": ["1 Fore Street"], "postalCode": "TR18 2AB"}],
         "generalPractitioner": [{"identifier": {"system": ODS, "value": gp}}],
+        "extension": [
+            {
+                "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory",
+                "valueCodeableConcept": {
+                    "coding": [
+                        {
+                            "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland",
+                            "code": "A" if given == "Ann" else "Z",
+                        }
+                    ]
+                },
+            }
+        ],
     }
 
 

@@ -24,10 +24,15 @@ Rule kinds (``with`` keeps people who have it, ``without`` those who don't):
   ``last_above`` / ``last_at_least`` the person's most recent value (in the window) must be
   above / at least that number;
 * ``immunisation: <code list>`` with ``within_days``;
+* ``encounter: <code list>`` with ``within_days`` — an encounter of that type (e.g. the
+  annual diabetes review) in the window;
 * ``measure: cha2ds2_vasc`` with ``at_least``; ``measure: efi`` with ``category_in``
-  (e.g. ``[moderate, severe]``);
+  (e.g. ``[moderate, severe]``); ``measure: bridges_to_health`` with ``segment_in`` (the
+  segments' names); ``measure: vulnerability`` (any of its reasons);
 * ``emergency_admissions: N`` with ``within_days`` — N or more emergency admissions;
-* ``person: {core20: true}``, ``person: {age_at_least: N}``, ``person: {age_below: N}``.
+* ``person: {core20: true}``, ``person: {age_at_least: N}``, ``person: {age_below: N}``;
+* ``any_of: [...]`` — people who meet at least one of the listed criteria, each a criterion
+  as above or ``{without: criterion}`` (e.g. "the last HbA1c above 58, or no review").
 
 Code lists are :data:`joinedup.population.measures.CODE_LISTS` plus the medicine,
 observation and vaccine lists in :data:`CODE_LISTS` here.
@@ -47,7 +52,7 @@ from ibis import _
 from ibis.expr.types import Table
 
 from joinedup.population import measures
-from joinedup.population.measures import Lake
+from joinedup.population.measures import BRIDGES_TO_HEALTH, Lake
 
 #: Medicines, observations and vaccines the shipped cohorts use (SNOMED CT / dm+d; examples
 #: an ICS extends with its own reference sets).
@@ -59,6 +64,10 @@ CODE_LISTS: Final[dict[str, tuple[str, ...]]] = {
     "hba1c": ("999791000000106", "59261-8"),
     # Seasonal influenza vaccination: the procedure and the vaccine products.
     "flu_vaccination": ("822851000000102", "40085311000001103", "1181000221105"),
+    # Encounter types: the diabetes annual review; the physical health check for severe
+    # mental illness (JoinedUp's own code, onto which an ICS maps its reference set).
+    "diabetes_review": ("170777000",),
+    "smi_health_check": ("smi-annual-health-check",),
 }
 
 
@@ -128,11 +137,14 @@ _KINDS: Final = (
     "medication",
     "observation",
     "immunisation",
+    "encounter",
     "measure",
     "emergency_admissions",
     "person",
+    "any_of",
 )
-_MEASURES: Final = ("cha2ds2_vasc", "efi")
+_CODED: Final = ("condition", "medication", "observation", "immunisation", "encounter")
+_MEASURES: Final = ("cha2ds2_vasc", "efi", "bridges_to_health", "vulnerability")
 
 
 def _check_criterion(criterion: Any, where: str) -> None:
@@ -142,11 +154,27 @@ def _check_criterion(criterion: Any, where: str) -> None:
     if len(kinds) != 1:
         raise CohortError(f"{where}: name exactly one of {', '.join(_KINDS)}")
     kind = kinds[0]
-    if kind in ("condition", "medication", "observation", "immunisation"):
+    if kind in _CODED:
         if criterion[kind] not in CODE_LISTS:
             raise CohortError(f"{where}: no code list called {criterion[kind]!r}")
-    elif kind == "measure" and criterion["measure"] not in _MEASURES:
-        raise CohortError(f"{where}: unknown measure {criterion['measure']!r}")
+    elif kind == "measure":
+        if criterion["measure"] not in _MEASURES:
+            raise CohortError(f"{where}: unknown measure {criterion['measure']!r}")
+        segments = criterion.get("segment_in")
+        if criterion["measure"] == "bridges_to_health" and (
+            not isinstance(segments, list) or not set(segments) <= set(BRIDGES_TO_HEALTH)
+        ):
+            raise CohortError(
+                f"{where}: segment_in lists Bridges to Health segments: "
+                + "; ".join(BRIDGES_TO_HEALTH)
+            )
+    elif kind == "any_of":
+        options = criterion["any_of"]
+        if not isinstance(options, list) or len(options) < 2:
+            raise CohortError(f"{where}: any_of lists two or more criteria")
+        for i, option in enumerate(options, start=1):
+            inner = option.get("without", option) if isinstance(option, dict) else option
+            _check_criterion(inner, f"{where}, any_of option {i}")
 
 
 def run_cohort(definition: Mapping[str, Any], lake: Lake, as_of: date) -> CohortResult:
@@ -187,6 +215,22 @@ def _matching(c: Mapping[str, Any], lake: Lake, as_of: date) -> Table:
         else:
             issued = issued.filter(_.issued >= since)
         return issued.select("person_id").distinct()
+    if "any_of" in c:
+        options = [
+            lake.person.select("person_id").anti_join(
+                _matching(option["without"], lake, as_of), "person_id"
+            )
+            if "without" in option
+            else _matching(option, lake, as_of)
+            for option in c["any_of"]
+        ]
+        return ibis.union(*options, distinct=True)
+    if "encounter" in c:
+        codes = list(CODE_LISTS[c["encounter"]])
+        seen = lake.encounter.filter(
+            _.type_code.isin(codes), _.start.date() >= since, _.start.date() <= as_of
+        )
+        return seen.select("person_id").distinct()
     if "immunisation" in c:
         codes = list(CODE_LISTS[c["immunisation"]])
         given = lake.immunisation.filter(
@@ -210,17 +254,20 @@ def _matching(c: Mapping[str, Any], lake: Lake, as_of: date) -> Table:
         else:
             newest = newest.filter(_.value >= float(c["last_at_least"]))
         return newest.select("person_id").distinct()
-    if "measure" in c and c["measure"] == "efi":
+    if c.get("measure") == "efi":
         frailty = measures.efi(lake)
         return frailty.filter(_.category.isin(list(c["category_in"]))).select("person_id")
+    if c.get("measure") == "bridges_to_health":
+        segments = measures.bridges_to_health(lake, as_of)
+        return segments.filter(_.segment.isin(list(c["segment_in"]))).select("person_id")
+    if c.get("measure") == "vulnerability":
+        return measures.vulnerability(lake, as_of).filter(_.vulnerable == 1).select("person_id")
     if "measure" in c:
         scored = measures.cha2ds2_vasc(lake)
         return scored.filter(_.score >= int(c.get("at_least", 0))).select("person_id")
     if "emergency_admissions" in c:
-        admitted = lake.admission.filter(
-            _.emergency, _.admitted.date() >= since, _.admitted.date() <= as_of
-        )
-        counts = admitted.group_by("person_id").aggregate(admissions=_.count())
+        days = int(c.get("within_days", 365 * 200))
+        counts = measures.emergency_admissions(lake, as_of, days=days)
         return counts.filter(_.admissions >= int(c["emergency_admissions"])).select("person_id")
     rules = c["person"]
     person = lake.person

@@ -68,6 +68,8 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("imd_decile", _INT),
             ("imd_quintile", _INT),
             ("core20", _BOOL),
+            ("ethnic_category", _TEXT),
+            ("ethnicity", _TEXT),
             ("died", _BOOL),
         ]
     ),
@@ -193,6 +195,22 @@ SOURCES: Final = {
     "referral": ("ServiceRequest",),
     "social_care": ("Encounter", "EpisodeOfCare"),
     "death": ("Patient",),
+}
+
+
+ETHNIC_CATEGORY_URL: Final = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
+)
+
+#: NHS ethnic category codes (NHS Data Dictionary, ETHNIC CATEGORY) by their broad group, as
+#: OHID's Fingertips and NHS England's statistics report them. Z (not stated) and 99 (not
+#: known) have no group.
+ETHNIC_GROUPS: Final = {
+    **dict.fromkeys("ABC", "White"),
+    **dict.fromkeys("DEFG", "Mixed"),
+    **dict.fromkeys("HJKL", "Asian or Asian British"),
+    **dict.fromkeys("MNP", "Black or Black British"),
+    **dict.fromkeys("RS", "Other ethnic group"),
 }
 
 
@@ -353,6 +371,7 @@ def _people(
         .order_by(lk.c.person_key, s.c.updated_at)
     ).mappings():
         by_person.setdefault(row["person_key"], []).append(row)
+    ethnicity = _ethnic_categories(session)
     people: dict[str, _Person] = {}
     opted = 0
     for person_key, found in by_person.items():
@@ -382,12 +401,35 @@ def _people(
                 "imd_decile": decile,
                 "imd_quintile": (decile + 1) // 2 if decile else None,
                 "core20": decile in (1, 2) if decile else None,
+                "ethnic_category": ethnicity.get(person_key),
+                "ethnicity": ETHNIC_GROUPS.get(ethnicity.get(person_key) or ""),
                 "died": died is not None,
                 "_death": died,
                 "_birth": birth,
             },
         )
     return people, opted
+
+
+def _ethnic_categories(session: Session) -> dict[str, str]:
+    """Each person's stated ethnic category (UK Core EthnicCategory on any of their Patient
+    resources; a stated category wins over "not stated", the newest over older ones)."""
+    r, lk = records.resource, identity.link
+    found: dict[str, str] = {}
+    query = (
+        select(lk.c.person_key, r.c.content)
+        .join(lk, (lk.c.source_record_id == r.c.source_record_id) & lk.c.valid_to.is_(None))
+        .where(r.c.resource_type == "Patient")
+        .order_by(r.c.received_at)
+        .execution_options(yield_per=5000)
+    )
+    for person_key, content in session.execute(query):
+        for extension in content.get("extension") or []:
+            if isinstance(extension, dict) and extension.get("url") == ETHNIC_CATEGORY_URL:
+                code = _coding(extension.get("valueCodeableConcept"))[1]
+                if code in ETHNIC_GROUPS or (code and person_key not in found):
+                    found[person_key] = code
+    return found
 
 
 def _age(birth: date, on: date) -> int:

@@ -11,6 +11,7 @@ replaces them with its own reference sets (for example the QOF business rules' c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +39,10 @@ CODE_LISTS: Final[dict[str, tuple[str, ...]]] = {
     "severe_mental_illness": ("58214004", "13746004"),
     "dementia": ("52448006",),
     "cancer": ("254837009", "399068003", "363406005", "363358000"),
+    "lung_cancer": ("363358000",),
+    "ckd_4_5": ("431857002", "433146000"),
+    "ckd_5": ("433146000",),
+    "stroke": ("230690007",),
     "osteoporosis": ("64859006",),
     "hypothyroidism": ("40930008",),
     "peripheral_vascular_disease": ("400047006",),
@@ -269,6 +274,140 @@ def multimorbidity(lake: Lake) -> Table:
     counts = recorded.group_by("person_id").aggregate(conditions=_.condition.nunique())
     joined = lake.person.select("person_id").left_join(counts, "person_id")
     return joined.select("person_id", conditions=joined.conditions.fill_null(0).cast("int32"))
+
+
+def emergency_admissions(lake: Lake, as_of: date, *, days: int = 365) -> Table:
+    """Emergency admissions in the ``days`` before ``as_of`` per person who had one:
+    ``person_id``, ``admissions``."""
+    since = as_of - timedelta(days=days)
+    admitted = lake.admission.filter(
+        _.emergency, _.admitted.date() > since, _.admitted.date() <= as_of
+    )
+    return admitted.group_by("person_id").aggregate(admissions=_.count())
+
+
+#: Bridges to Health segments (Lynn J et al., Milbank Quarterly 2007;85(2):185-208), in the
+#: order a person is assigned: the first that applies, highest need first.
+BRIDGES_TO_HEALTH: Final = (
+    "Short period of decline before dying",
+    "Long-term frailty",
+    "Advanced organ system failure",
+    "Serious but stable disability",
+    "Stable chronic conditions",
+    "Acutely ill, likely to recover",
+    "Maternal and infant health",
+    "Healthy",
+)
+
+
+def _flag(people: Table, name: str, table: Table) -> Table:
+    """``people`` with a 0/1 column ``name``: whether each person is in ``table``."""
+    marked = table.select("person_id").distinct().mutate(**{name: ibis.literal(1)})
+    joined = people.left_join(marked, "person_id").drop("person_id_right")
+    return joined.mutate(**{name: joined[name].fill_null(0)})
+
+
+def bridges_to_health(lake: Lake, as_of: date) -> Table:
+    """Each person's Bridges to Health segment (``segment``, and ``segment_order`` 1 to 8
+    in :data:`BRIDGES_TO_HEALTH`'s order), from what the joined-up record holds.
+
+    Lynn et al. define the segments by need, not by code; these rules make them
+    operational on a GP-led record, as NHS population-health segmentations do:
+
+    1. decline before dying: a cancer and an emergency admission in the last 12 months;
+    2. long-term frailty: dementia, or severe frailty (eFI);
+    3. advanced organ failure: heart failure, COPD or CKD stage 4-5, with an emergency
+       admission in the last 12 months;
+    4. serious but stable disability: severe mental illness, Parkinsonism, a stroke, or
+       moderate frailty under 65;
+    5. stable chronic conditions: any long-term condition of the multimorbidity count;
+    6. acutely ill: an emergency admission or an A&E attendance in the last 12 months;
+    7. maternal and infant health: infants under one (pregnancy is not in the lake yet);
+    8. healthy: everyone else.
+    """
+    since = as_of - timedelta(days=365)
+    admitted = emergency_admissions(lake, as_of)
+    attended = lake.ae_attendance.filter(
+        _.arrival.date() > since, _.arrival.date() <= as_of
+    ).select("person_id")
+    frailty = efi(lake)
+
+    def condition_in(*names: str) -> Table:
+        codes = [code for name in names for code in CODE_LISTS[name]]
+        return lake.condition.filter(_.code.isin(codes)).select("person_id")
+
+    people = lake.person.select("person_id", "age")
+    flags: dict[str, Table] = {
+        "cancer": condition_in("cancer"),
+        "dementia": condition_in("dementia"),
+        "organ_failure": condition_in("heart_failure", "copd", "ckd_4_5"),
+        "disability": condition_in("severe_mental_illness", "parkinsonism", "stroke"),
+        "chronic": condition_in(*MULTIMORBIDITY_CONDITIONS),
+        "admitted": admitted,
+        "attended": attended,
+        "severe_frailty": frailty.filter(_.category == "severe"),
+        "moderate_frailty": frailty.filter(_.category == "moderate"),
+    }
+    for name, table in flags.items():
+        people = _flag(people, name, table)
+    p = people
+    segment = ibis.cases(
+        ((p.cancer == 1) & (p.admitted == 1), 1),
+        ((p.dementia == 1) | (p.severe_frailty == 1), 2),
+        ((p.organ_failure == 1) & (p.admitted == 1), 3),
+        ((p.disability == 1) | ((p.moderate_frailty == 1) & (p.age < 65)), 4),
+        (p.chronic == 1, 5),
+        ((p.admitted == 1) | (p.attended == 1), 6),
+        (p.age < 1, 7),
+        else_=8,
+    )
+    ordered = people.select("person_id", segment_order=segment.cast("int32"))
+    names = ibis.cases(
+        *((ordered.segment_order == i, name) for i, name in enumerate(BRIDGES_TO_HEALTH, 1))
+    )
+    return ordered.mutate(segment=names)
+
+
+#: What makes a person vulnerable enough to be offered proactive support (shielding in the
+#: sense of the seeds: "identify and shield the most vulnerable"): each a column of
+#: :func:`vulnerability`. The clinical groups follow NHS Digital's Shielded Patient List
+#: (clinically extremely vulnerable: specific cancers, severe respiratory disease, CKD stage
+#: 5); the social ones the ICS's own concern for people at home alone.
+VULNERABILITY_REASONS: Final = {
+    "severe_frailty": "severe frailty (eFI)",
+    "lung_cancer": "lung cancer",
+    "ckd_stage_5": "chronic kidney disease stage 5",
+    "severe_respiratory": "COPD with an emergency admission in the last 12 months",
+    "alone_and_housebound": "lives alone and housebound",
+    "alone_with_dementia": "lives alone with dementia",
+}
+
+
+def vulnerability(lake: Lake, as_of: date) -> Table:
+    """Everyone, with a 0/1 column per reason in :data:`VULNERABILITY_REASONS` and
+    ``vulnerable`` (1 when any reason applies)."""
+
+    def condition_in(*names: str) -> Table:
+        codes = [code for name in names for code in CODE_LISTS[name]]
+        return lake.condition.filter(_.code.isin(codes)).select("person_id")
+
+    def both(a: Table, b: Table) -> Table:
+        return a.distinct().semi_join(b, "person_id")
+
+    alone = condition_in("social_vulnerability")
+    reasons: dict[str, Table] = {
+        "severe_frailty": efi(lake).filter(_.category == "severe"),
+        "lung_cancer": condition_in("lung_cancer"),
+        "ckd_stage_5": condition_in("ckd_5"),
+        "severe_respiratory": both(condition_in("copd"), emergency_admissions(lake, as_of)),
+        "alone_and_housebound": both(alone, condition_in("housebound")),
+        "alone_with_dementia": both(alone, condition_in("dementia")),
+    }
+    people = lake.person.select("person_id")
+    for name, table in reasons.items():
+        people = _flag(people, name, table)
+    any_reason = sum((people[name] for name in reasons), ibis.literal(0))
+    return people.mutate(vulnerable=(any_reason > 0).cast("int8"))
 
 
 def cha2ds2_vasc_points(
