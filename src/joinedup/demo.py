@@ -13,7 +13,7 @@ import hashlib
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,7 @@ def prepare_demo(
         )
 
     counts = read_population_csv(out / POPULATION_FILE)
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
     engine = make_engine(settings)
     ingest: dict[str, Any] = {}
     linkage: dict[str, Any] = {}
@@ -156,6 +157,8 @@ def prepare_demo(
                 session,
                 settings.lake_dir,
                 reference_dir=settings.reference_path,
+                # The synthetic ICS's records end on its period's last day: look back from there.
+                as_of=date.fromisoformat(manifest["period"]["end"]),
                 progress=lambda _table: refreshed(1),
             )
     finally:

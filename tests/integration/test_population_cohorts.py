@@ -174,7 +174,8 @@ def test_frailty_with_repeated_emergency_admissions(tmp_path: Path) -> None:
 def test_a_breakdown_gives_rates_with_intervals_and_suppresses_small_groups(
     tmp_path: Path,
 ) -> None:
-    from joinedup.population.inequalities import breakdown, wilson_interval
+    from joinedup.population.inequalities import breakdown
+    from joinedup.population.statistics import wilson_interval
 
     # 20 people with COPD in quintile 1 (12 unvaccinated), 6 in quintile 5 (3 unvaccinated).
     people = [{**person(f"q1-{i}", 70), "imd_quintile": 1, "core20": True} for i in range(20)] + [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from joinedup.population.inequalities import wilson_interval
+from joinedup.population.statistics import wilson_interval
 
 
 @pytest.mark.parametrize(

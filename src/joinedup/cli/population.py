@@ -10,7 +10,7 @@ import typer
 from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
 from joinedup.population.cohorts import SHIPPED_COHORTS, CohortError, load_cohort, run_cohort
 from joinedup.population.inequalities import DIMENSIONS, breakdown
-from joinedup.population.lake import refresh_lake
+from joinedup.population.lake import lake_as_of, refresh_lake
 from joinedup.population.measures import duckdb_lake
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
@@ -61,7 +61,9 @@ def cohort(
         None, help="Cohort definition files (YAML); the shipped cohorts if none are given."
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Date the rules look back from (YYYY-MM-DD; default today)."
+        None,
+        "--as-of",
+        help="Date the rules look back from (YYYY-MM-DD; default: the lake's as-of date).",
     ),
     by: str | None = typer.Option(
         None,
@@ -78,7 +80,7 @@ def cohort(
     if not (settings.lake_dir / "person.parquet").is_file():
         raise fail(f"no lake at {settings.lake_dir}: run `joinedup lake refresh` first")
     paths = files or sorted(SHIPPED_COHORTS.glob("*.yaml"))
-    day = date.fromisoformat(as_of) if as_of else date.today()
+    day = date.fromisoformat(as_of) if as_of else lake_as_of(settings.lake_dir) or date.today()
     lake = duckdb_lake(settings.lake_dir)
     results = []
     for path in paths:

@@ -239,6 +239,14 @@ class _Person:
     row: Row
 
 
+def lake_as_of(lake_dir: Path) -> date | None:
+    """The date the lake's last refresh worked ages and windows out on (None: no lake)."""
+    state = lake_dir / "_state.json"
+    if not state.is_file():
+        return None
+    return date.fromisoformat(orjson.loads(state.read_bytes())["as_of"])
+
+
 def pseudonym_key(lake_dir: Path) -> bytes:
     """The lake's secret pseudonymisation key, made once (only the lake's owner reads it)."""
     path = lake_dir / ".pseudonym-key"

@@ -182,6 +182,12 @@ def spark_lake(lake_dir: Path, session: Any) -> Lake:
     return Lake(**tables, backend=con)
 
 
+def registered_population(lake: Lake) -> Table:
+    """The living people registered with one of the ICS's practices: the population that
+    prevalence, indicators and the needs assessment count (the lake's ``person`` rows)."""
+    return lake.person.filter(~_.died, _.practice.notnull())
+
+
 def has_condition(lake: Lake, name: str) -> Table:
     """The people with any code of a condition (one row each): ``person_id``."""
     codes = list(CODE_LISTS[name])
