@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         return self.var_dir / "lake"
 
     @property
+    def population_dir(self) -> Path:
+        """Population health's outputs: person measures, the risk model, cohorts, needs."""
+        return self.var_dir / "population"
+
+    @property
     def reference_path(self) -> Path:
         """Where the published reference data is: the configured folder, or the demo's."""
         return self.reference_dir or self.synthetic_dir / "published"

@@ -25,6 +25,7 @@ from joinedup.web import (
     STATIC_DIR,
     identity_pages,
     pages,
+    population_pages,
     privacy_pages,
     record_pages,
 )
@@ -36,7 +37,8 @@ JoinedUp is the open-source platform an NHS Integrated Care System (ICS) runs to
 care across its partners: GP practices, trusts, councils and the voluntary sector.
 
 The home page (`/`) shows the ICS: its areas, partners, services and registered population.
-`/record` is the single patient view; `/fhir` is the shared care record as a FHIR R4 API
+`/record` is the single patient view; `/population` is population health (dashboards,
+cohorts, inequalities, the needs assessment; aggregate and pseudonymised); `/fhir` is the shared care record as a FHIR R4 API
 (bearer token from the ICS's OpenID Connect provider; every person-level request is
 checked against the access policy and audited). `/healthz` says whether the service can
 reach its operational store.
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_pages.router)
     app.include_router(record_pages.router)
     app.include_router(privacy_pages.router)
+    app.include_router(population_pages.router)
     app.include_router(dev_idp.router)
     fhir.install(app)
     return app

@@ -91,15 +91,11 @@ class Guard:
             self.record(action, what, None, "refused", "your role does not allow this")
             raise AccessDenied(403, "your role does not allow this", "forbidden")
 
-    def person(
-        self, person_key: str, action: str, what: str, *, whole_record: bool = False
-    ) -> PersonAccess | None:
-        """The person as this user may see them; None if there is no such person.
-
-        With ``whole_record``, every resource of the record the user may see is loaded too
-        (for the single patient view). Raises :class:`AccessDenied` (after auditing the
-        refusal) without a legitimate relationship or active break-glass.
-        """
+    def _decide(
+        self, person_key: str, action: str
+    ) -> tuple[list[Source], Relationship, Decision] | None:
+        """The person's sources, the user's relationship and the policy's decision; None
+        when there is no such person."""
         found = sources(self.session, person_key)
         if not found:
             return None
@@ -114,6 +110,35 @@ class Guard:
         decision = decide_person(
             self.policy, self.user, action, related, break_glass=glass, now=self.now
         )
+        return found, related, decision
+
+    def person_if_related(self, person_key: str, action: str, what: str) -> PersonAccess | None:
+        """For a list the user did not ask for person by person (a cohort's worklist): the
+        person, audited, if the user has a legitimate relationship with them and they have
+        not objected to sharing; otherwise None, and nothing about them is shown (so there
+        is nothing to audit). Break-glass never puts a person on a list."""
+        decided = self._decide(person_key, action)
+        if decided is None:
+            return None
+        found, related, decision = decided
+        if not decision.allowed or decision.break_glass or related.objection:
+            return None
+        self.record(action, what, person_key, "success", decision.reason)
+        return PersonAccess(person_key, decision, related, found, [])
+
+    def person(
+        self, person_key: str, action: str, what: str, *, whole_record: bool = False
+    ) -> PersonAccess | None:
+        """The person as this user may see them; None if there is no such person.
+
+        With ``whole_record``, every resource of the record the user may see is loaded too
+        (for the single patient view). Raises :class:`AccessDenied` (after auditing the
+        refusal) without a legitimate relationship or active break-glass.
+        """
+        decided = self._decide(person_key, action)
+        if decided is None:
+            return None
+        found, related, decision = decided
         if not decision.allowed:
             self.record(action, what, person_key, "refused", decision.reason)
             raise AccessDenied(403, decision.reason, "forbidden")

@@ -103,6 +103,18 @@ def current_link(session: Session, source_record_id: int) -> tuple[str, str] | N
     return (row[0], row[1]) if row else None
 
 
+def people_known_to(session: Session, partner: str) -> list[str]:
+    """The person keys of everyone a partner holds a record of (a current link from one of
+    its source records): the people a worklist for that partner's staff can draw on."""
+    query = (
+        select(_link.c.person_key)
+        .join(_source, _source.c.id == _link.c.source_record_id)
+        .where(_source.c.partner == partner, _link.c.valid_to.is_(None))
+        .distinct()
+    )
+    return list(session.execute(query).scalars())
+
+
 def source_record_id(session: Session, *, partner: str, feed: str, local_id: str) -> int | None:
     """The id of a source record, if the index holds it."""
     return session.execute(

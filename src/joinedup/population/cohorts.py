@@ -178,8 +178,12 @@ def _check_criterion(criterion: Any, where: str) -> None:
 
 
 def run_cohort(definition: Mapping[str, Any], lake: Lake, as_of: date) -> CohortResult:
-    """The cohort's people and its attrition (entry, then each rule in order)."""
-    people = entered = _matching(definition["entry"], lake, as_of)
+    """The cohort's people and its attrition (entry, then each rule in order). Only the
+    living people registered with a practice enter: a cohort is for acting on."""
+    registered = measures.registered_population(lake).select("person_id")
+    people = entered = _matching(definition["entry"], lake, as_of).semi_join(
+        registered, "person_id"
+    )
     attrition = [Step("entry: " + _describe(definition["entry"]), _count(people), 0)]
     for rule in definition.get("rules") or []:
         if "without" in rule:

@@ -133,3 +133,17 @@ def breakdown(
             )
         result.append(rate)
     return result
+
+
+def overall_rate(denominator: Table, numerator: Table) -> GroupRate | None:
+    """The rate over everyone in ``denominator`` (group ``"all"``), with its Wilson
+    interval; suppressed under five; None when the denominator is empty."""
+    base = denominator.select("person_id").distinct()
+    n = int(base.count().to_pyarrow().as_py())
+    if n == 0:
+        return None
+    k = int(base.semi_join(numerator, "person_id").count().to_pyarrow().as_py())
+    if k < SUPPRESS_BELOW:
+        return GroupRate("all", None, n, None, None, None, True)
+    low, high = wilson_interval(k, n)
+    return GroupRate("all", k, n, k / n, low, high, False)

@@ -8,7 +8,7 @@ never anything about one patient.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
+from datetime import date, time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -363,6 +363,22 @@ def _clock(at: time) -> str:
     return f"{hour}{suffix}" if at.minute == 0 else f"{hour}:{at.minute:02d}{suffix}"
 
 
+def group_name(group: object) -> str:
+    """A breakdown's group as people read it (None is "Not known"; Core20 flags named)."""
+    if group is None:
+        return "Not known"
+    if group is True:
+        return "Core20"
+    if group is False:
+        return "Not Core20"
+    return str(group)
+
+
+def long_date(day: date) -> str:
+    """A date as NHS.UK writes it: ``31 March 2026``."""
+    return f"{day.day} {day:%B %Y}"
+
+
 def _environment() -> Environment:
     # Our templates first, then nhsuk-frontend-jinja's page template and components, which
     # need ChainableUndefined to read optional nested parameters.
@@ -378,6 +394,8 @@ def _environment() -> Environment:
     )
     environment.filters["thousands"] = lambda number: f"{number:,}"
     environment.filters["percent"] = lambda share: f"{share:.1%}"
+    environment.filters["group_name"] = group_name
+    environment.filters["long_date"] = long_date
     return environment
 
 

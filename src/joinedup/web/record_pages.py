@@ -165,7 +165,7 @@ def _summary(access: PersonAccess) -> dict[str, Any]:
     patient = record.patient
     return {
         "key": access.person_key,
-        **_banner(patient, access),
+        **banner(patient, access),
     }
 
 
@@ -231,7 +231,7 @@ def record_page(
         {
             "user": user,
             "role_name": ROLE_NAMES.get(user.role, user.role),
-            "banner": _banner(record.patient, access),
+            "banner": banner(record.patient, access),
             "decision": access.decision,
             "sections": sections,
             "timeline": record.timeline[:50],
@@ -273,7 +273,8 @@ def objection(
     return RedirectResponse(f"/record/{person_key}", status_code=303)
 
 
-def _banner(patient: dict[str, Any], access: PersonAccess) -> dict[str, Any]:
+def banner(patient: dict[str, Any], access: PersonAccess) -> dict[str, Any]:
+    """The banner's facts about a person, formatted: name, NHS number, birth, age, GP..."""
     name = (patient.get("name") or [{}])[0]
     nhs = next(
         (
