@@ -27,7 +27,6 @@ from joinedup.population.measures import (
 )
 from tests.support.lake import random_people, write_lake
 
-
 AS_OF = date(2026, 3, 31)
 
 

@@ -32,19 +32,21 @@ from joinedup.settings import DEFAULT_POLICY
 POLICY = load_policy(DEFAULT_POLICY)
 NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
-# What each role may do and see. Y = yes, - = no.
-#                              read search write glass sexual mental safeguarding
+# What each role may do and see. Y = yes, - = no. "counts" is population health's
+# aggregate figures (analytics.read); "worklist" a cohort's people by name, only those the
+# user has a relationship with (population.worklist, a person-level action).
+#                              read search write glass sexual mental safeguarding counts worklist
 ROLE_TABLE = """
-gp                             Y    Y      Y     Y     Y      Y      Y
-hospital_clinician             Y    Y      Y     Y     Y      Y      Y
-community_nurse                Y    Y      Y     Y     -      -      Y
-mental_health_practitioner     Y    Y      Y     Y     -      Y      Y
-social_worker                  Y    Y      Y     -     -      -      Y
-care_coordinator               Y    Y      Y     -     -      -      -
-paramedic                      Y    Y      -     Y     -      Y      Y
-analyst                        -    -      -     -     -      -      -
-privacy_officer                -    -      -     -     -      -      -
-administrator                  -    -      -     -     -      -      -
+gp                             Y    Y      Y     Y     Y      Y      Y            Y      Y
+hospital_clinician             Y    Y      Y     Y     Y      Y      Y            Y      -
+community_nurse                Y    Y      Y     Y     -      -      Y            Y      Y
+mental_health_practitioner     Y    Y      Y     Y     -      Y      Y            Y      Y
+social_worker                  Y    Y      Y     -     -      -      Y            Y      -
+care_coordinator               Y    Y      Y     -     -      -      -            Y      Y
+paramedic                      Y    Y      -     Y     -      Y      Y            -      -
+analyst                        -    -      -     -     -      -      -            Y      -
+privacy_officer                -    -      -     -     -      -      -            -      -
+administrator                  -    -      -     -     -      -      -            -      -
 """
 
 # For a role that may read (and, where "glass" is Y, may break glass): is a non-sensitive
@@ -69,7 +71,17 @@ some           yes       yes   own     Y       break_glass
 some           yes       yes   other   Y       break_glass
 """
 
-COLUMNS = ("read", "search", "write", "glass", "sexual_health", "mental_health", "safeguarding")
+COLUMNS = (
+    "read",
+    "search",
+    "write",
+    "glass",
+    "sexual_health",
+    "mental_health",
+    "safeguarding",
+    "counts",
+    "worklist",
+)
 ROLES = {
     line.split()[0]: dict(zip(COLUMNS, (c == "Y" for c in line.split()[1:]), strict=True))
     for line in ROLE_TABLE.strip().splitlines()
@@ -124,6 +136,8 @@ def test_the_tables_cover_every_role_in_the_policy() -> None:
         assert POLICY.allows(role, "record.search") is row["search"]
         assert POLICY.allows(role, "record.write") is row["write"]
         assert POLICY.allows(role, "break_glass") is row["glass"]
+        assert POLICY.allows(role, "analytics.read") is row["counts"]
+        assert POLICY.allows(role, "population.worklist") is row["worklist"]
         for category in SENSITIVITY[1:]:
             assert POLICY.may_see_sensitive(role, category) is row[category], (role, category)
 

@@ -19,7 +19,8 @@ def write_lake(
     conditions: list[tuple[str, str]],
     **tables: list[dict[str, Any]],
 ) -> Path:
-    """A lake of ``people`` (person_id, age, sex, and any other person columns),
+    """A lake of ``people`` (person_id, age, sex, and any other person columns; alive and
+    registered at L99021 unless given),
     ``conditions`` (person_id, code list name) and, given by table name, any other table's
     rows (the lake's columns); every other table is written empty."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,10 @@ def write_lake(
         raise ValueError(f"no lake tables called {sorted(unknown)}")
     rows = {
         **{table: tables.get(table, []) for table in SCHEMAS},
-        "person": [{"died": False, **p, "age_band": age_band(p["age"])} for p in people],
+        "person": [
+            {"died": False, "practice": "L99021", **p, "age_band": age_band(p["age"])}
+            for p in people
+        ],
         "condition": [
             {"person_id": pid, "partner": "L99021", "code": CODE_LISTS[name][0]}
             for pid, name in conditions
