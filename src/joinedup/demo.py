@@ -2,7 +2,8 @@
 
 The demo drives the same pipeline real partners' data would take: every synthetic feed is
 ingested (validated, quarantined where bad), the person index is linked with Splink, and
-the directory and registered population are loaded for the home page. When ``var/``
+the directory and registered population are loaded for the home page; the analysts' lake
+is refreshed and population health run on it (risk model, measures, cohorts, needs). When ``var/``
 already holds a demo made with the same directory file, size, seed and period, all of that
 is skipped, so a second ``make demo`` starts in seconds.
 """
@@ -25,6 +26,8 @@ from joinedup.feeds.config import feeds_file_for, load_feed_config
 from joinedup.feeds.intake import files_under, ingest_files
 from joinedup.identity.batch import run_linkage
 from joinedup.population.lake import SCHEMAS, refresh_lake
+from joinedup.population.measures import duckdb_lake
+from joinedup.population.run import PERSON_MEASURES, STEPS, run_population
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
@@ -153,13 +156,22 @@ def prepare_demo(
         # The analysts' lake: rewritten only where the record changed since the last run.
         refreshed = stage("Refreshing the analytical lake (tables)", len(SCHEMAS))
         with sessions() as session:
-            refresh_lake(
+            lake_run = refresh_lake(
                 session,
                 settings.lake_dir,
                 reference_dir=settings.reference_path,
                 # The synthetic ICS's records end on its period's last day: look back from there.
                 as_of=date.fromisoformat(manifest["period"]["end"]),
                 progress=lambda _table: refreshed(1),
+            )
+        # Population health on the lake: the risk model, person measures, cohorts, needs.
+        if lake_run.written or not (settings.population_dir / PERSON_MEASURES).is_file():
+            ran = stage("Population health (steps)", len(STEPS))
+            run_population(
+                duckdb_lake(settings.lake_dir),
+                date.fromisoformat(manifest["period"]["end"]),
+                out_dir=settings.population_dir,
+                progress=lambda _step: ran(1),
             )
     finally:
         engine.dispose()

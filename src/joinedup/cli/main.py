@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from joinedup import __version__
 from joinedup.cli.audit import app as audit_app
 from joinedup.cli.feeds import feeds_app, ingest
 from joinedup.cli.identity import identity_app
-from joinedup.cli.output import FormatOption, OutputFormat, errors, fail, print_json, print_table
+from joinedup.cli.output import (
+    FormatOption,
+    OutputFormat,
+    errors,
+    fail,
+    print_json,
+    print_table,
+    progress_bars,
+)
 from joinedup.cli.population import lake_app, population_app
 from joinedup.directory import DirectoryError, load_directory
 from joinedup.settings import Settings
@@ -30,24 +35,6 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(audit_app, name="audit")
 app.add_typer(lake_app, name="lake")
 app.add_typer(population_app, name="population")
-
-
-@contextmanager
-def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Rich progress bars on standard error (so JSON output stays clean), one per stage."""
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=errors,
-    ) as progress:
-
-        def stage(description: str, total: int) -> Callable[[int], None]:
-            task = progress.add_task(description, total=total)
-            return lambda done: progress.advance(task, done)
-
-        yield stage
 
 
 @app.command()
