@@ -68,16 +68,17 @@ def _patient(nhs: str, local: str, family: str, given: str, born: str, gp: str) 
     }
 
 
-def _bundle(bundle_id: str, patient: dict[str, Any], *resources: dict[str, Any]) -> bytes:
-    entries = [{"fullUrl": "urn:uuid:00000000-0000-4000-8000-000000000001", "resource": patient}]
+def _bundle(
+    bundle_id: str, patient: dict[str, Any], *resources: dict[str, Any], ns: int = 0
+) -> bytes:
+    # The full URLs become the resources' ids: ``ns`` keeps one bundle's apart from another's.
+    base = f"urn:uuid:{ns:08x}-0000-4000-8000-"
+    entries = [{"fullUrl": f"{base}000000000001", "resource": patient}]
     for i, resource in enumerate(resources, start=2):
-        body = {
-            **resource,
-            "subject": {"reference": "urn:uuid:00000000-0000-4000-8000-000000000001"},
-        }
+        body = {**resource, "subject": {"reference": f"{base}000000000001"}}
         if resource["resourceType"] in ("AllergyIntolerance",):
             body["patient"] = body.pop("subject")
-        entries.append({"fullUrl": f"urn:uuid:00000000-0000-4000-8000-{i:012d}", "resource": body})
+        entries.append({"fullUrl": f"{base}{i:012d}", "resource": body})
     return orjson.dumps(
         {
             "resourceType": "Bundle",
@@ -233,3 +234,51 @@ def load_people(
             assert link is not None
             keys.append(link[0])
     return People(*keys)
+
+
+def load_hypertensive(
+    sessions: sessionmaker[Session],
+    *,
+    nhs: str,
+    local: str,
+    family: str,
+    practice: str,
+    systolic: float,
+    measured: str = "2026-10-01",
+) -> str:
+    """A woman born in 1950 with hypertension and one systolic reading, from her GP's feed;
+    returns her person key."""
+    patient = _patient(nhs, local, family, "Ann", "1950-06-01", practice)
+    _send(
+        sessions,
+        practice,
+        "gp-fhir",
+        _bundle(
+            f"gp-{local}",
+            patient,
+            {
+                "resourceType": "Condition",
+                "code": _coded("38341003", "Hypertension"),
+                "onsetDateTime": "2018-01-01",
+            },
+            {
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "effectiveDateTime": f"{measured}T10:00:00Z",
+                "valueQuantity": {"value": systolic, "unit": "mmHg"},
+            },
+            ns=int(nhs[-6:]),
+        ),
+    )
+    with sessions() as session:
+        sid = source_record_id(
+            session,
+            partner=practice,
+            feed="gp-fhir",
+            local_id=f"https://fhir.example.org/Id/local|{local}",
+        )
+        assert sid is not None
+        link = current_link(session, sid)
+        assert link is not None
+        return link[0]
