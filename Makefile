@@ -63,6 +63,7 @@ bench: install-test
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 5000 --connections 1 8 --store
 	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
+	@echo 'benchmarks/population_run.py needs a prepared var folder: see its docstring (--var DIR --spark)'
 
 clean:
 	rm -rf var node_modules src/joinedup/web/static/nhsuk
