@@ -314,13 +314,37 @@ def refresh_lake(
     ]
     key = pseudonym_key(lake_dir)
     people, opted_out = _people(session, key, opt_outs, lookup, directory, as_of)
-    written: dict[str, int] = {}
-    for table in tables:
-        if progress is not None:
-            progress(table)
-        rows = list(_rows(session, table, people, as_of))
-        _write(lake_dir / f"{table}.parquet", SCHEMAS[table], rows)
-        written[table] = len(rows)
+    sinks = {t: _TableSink(lake_dir / f"{t}.parquet", SCHEMAS[t]) for t in tables}
+    try:
+        for table in tables:
+            if table in _PEOPLE_TABLES:
+                for row in _people_rows(table, people):
+                    sinks[table].add(row)
+                if progress is not None:
+                    progress(table)
+        # One pass over the resources, each read and parsed once, to every table it feeds.
+        feeding: dict[str, list[str]] = {}
+        for table in tables:
+            if table not in _PEOPLE_TABLES:
+                for resource_type in SOURCES[table]:
+                    feeding.setdefault(resource_type, []).append(table)
+        for resource_type, person, partner, feed, content in _resources(
+            session, tuple(sorted(feeding)), people
+        ):
+            for table in feeding[resource_type]:
+                made = _ROW_MAKERS[table](content, feed)
+                for row in made if isinstance(made, list) else [made] if made is not None else []:
+                    sinks[table].add({"person_id": person.person_id, "partner": partner, **row})
+        for table in tables:
+            if table not in _PEOPLE_TABLES and progress is not None:
+                progress(table)
+        # Every table complete: only now does any replace the one before it.
+        written = {table: sink.close() for table, sink in sinks.items()}
+        for sink in sinks.values():
+            sink.publish()
+    finally:
+        for sink in sinks.values():
+            sink.discard()
     state_path.write_bytes(orjson.dumps(now_state, option=orjson.OPT_INDENT_2))
     return LakeRun(
         written=written,
@@ -446,22 +470,27 @@ def _age(birth: date, on: date) -> int:
 
 def _resources(
     session: Session, types: tuple[str, ...], people: dict[str, _Person]
-) -> Iterator[tuple[_Person, str, str, dict[str, Any]]]:
-    """(person, partner, feed, content) of every resource of ``types`` about a kept person."""
+) -> Iterator[tuple[str, _Person, str, str, dict[str, Any]]]:
+    """(type, person, partner, feed, content) of every resource of ``types`` about a kept
+    person."""
     r, lk = records.resource, identity.link
     query = (
-        select(lk.c.person_key, r.c.partner, r.c.feed, r.c.content)
+        select(r.c.resource_type, lk.c.person_key, r.c.partner, r.c.feed, r.c.content)
         .join(lk, (lk.c.source_record_id == r.c.source_record_id) & lk.c.valid_to.is_(None))
         .where(r.c.resource_type.in_(types))
         .execution_options(yield_per=5000)
     )
-    for person_key, partner, feed, content in session.execute(query):
+    for resource_type, person_key, partner, feed, content in session.execute(query):
         person = people.get(person_key)
         if person is not None:
-            yield person, partner, feed, content
+            yield resource_type, person, partner, feed, content
 
 
-def _rows(session: Session, table: str, people: dict[str, _Person], as_of: date) -> Iterator[Row]:
+#: The tables made from the person index alone.
+_PEOPLE_TABLES: Final = frozenset({"person", "registration", "death"})
+
+
+def _people_rows(table: str, people: dict[str, _Person]) -> Iterator[Row]:
     if table == "person":
         for p in people.values():
             yield {k: v for k, v in p.row.items() if not k.startswith("_")}
@@ -471,22 +500,15 @@ def _rows(session: Session, table: str, people: dict[str, _Person], as_of: date)
             if p.row["practice"]:
                 yield {"person_id": p.person_id, "practice": p.row["practice"], "pcn": p.row["pcn"]}
         return
-    if table == "death":
-        for p in people.values():
-            died = p.row["_death"]
-            if died is not None:
-                birth = p.row["_birth"]
-                yield {
-                    "person_id": p.person_id,
-                    "month": died.replace(day=1),
-                    "age": _age(birth, died) if birth else None,
-                }
-        return
-    make = _ROW_MAKERS[table]
-    for person, partner, feed, content in _resources(session, SOURCES[table], people):
-        made = make(content, feed)
-        for row in made if isinstance(made, list) else [made] if made is not None else []:
-            yield {"person_id": person.person_id, "partner": partner, **row}
+    for p in people.values():  # death
+        died = p.row["_death"]
+        if died is not None:
+            birth = p.row["_birth"]
+            yield {
+                "person_id": p.person_id,
+                "month": died.replace(day=1),
+                "age": _age(birth, died) if birth else None,
+            }
 
 
 def _coding(concept: Any) -> tuple[str | None, str | None, str | None]:
@@ -695,9 +717,47 @@ _ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | list[Row] | N
 }
 
 
-def _write(path: Path, schema: pa.Schema, rows: list[Row]) -> None:
-    """Write a table atomically (a reader never sees half a file)."""
-    table = pa.Table.from_pylist(rows, schema=schema)
-    partial = path.with_suffix(".parquet.partial")
-    pq.write_table(table, partial, compression="zstd")
-    os.replace(partial, path)
+class _TableSink:
+    """One table being written: rows in batches to a ``.partial`` file (memory stays flat
+    however big the table), moved into place only by :meth:`publish`, so a reader never
+    sees half a table and a failed refresh leaves the old one."""
+
+    BATCH: Final = 50_000
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.partial = path.with_suffix(".parquet.partial")
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.partial, schema, compression="zstd"
+        )
+        self._batch: list[Row] = []
+        self.rows = 0
+
+    def add(self, row: Row) -> None:
+        self._batch.append(row)
+        if len(self._batch) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is not None and self._batch:
+            self._writer.write_table(pa.Table.from_pylist(self._batch, schema=self.schema))
+            self.rows += len(self._batch)
+            self._batch = []
+
+    def close(self) -> int:
+        """Finish the file; the number of rows."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        return self.rows
+
+    def publish(self) -> None:
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.partial.unlink(missing_ok=True)
