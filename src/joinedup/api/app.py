@@ -90,6 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        # Population health's dashboard, computed while the app starts serving.
+        threading.Thread(
+            target=population_pages.warm,
+            args=(app.state.population_view,),
+            name="population-warm-up",
+            daemon=True,
+        ).start()
         try:
             yield
         finally:
@@ -104,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # Audit entries are appended one at a time per process (see joinedup.api.guard).
     app.state.audit_lock = threading.Lock()
+    app.state.population_view = population_pages.PopulationView(settings)
     # The home page lists every partner and service: about 170 kB of HTML, 9 kB compressed.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     app.add_middleware(ServerTiming)

@@ -17,6 +17,7 @@ from joinedup.cli.output import (
     print_table,
     progress_bars,
 )
+from joinedup.directory.store import read_directory
 from joinedup.population import risk
 from joinedup.population.cohorts import SHIPPED_COHORTS, CohortError, load_cohort, run_cohort
 from joinedup.population.indicators import INDICATORS
@@ -250,7 +251,7 @@ def report(
 ) -> None:
     """The needs assessment for the strategic commissioners: as a PDF or HTML file
     (--out), or printed (--format json for the figures)."""
-    from joinedup.web.population_pages import render_report, report_to_pdf
+    from joinedup.web.population_pages import group_labels, render_report, report_to_pdf
 
     if out is not None and out.suffix.lower() not in (".pdf", ".html"):
         raise fail("--out: name a .pdf or a .html file")
@@ -258,7 +259,16 @@ def report(
     lake = _lake(settings)
     needs = assess_needs(lake, _as_of(settings, as_of))
     if out is not None:
-        html = render_report(needs, ics_name=None, pdf=True)
+        engine = make_engine(settings)
+        with session_factory(engine)() as session:
+            directory = read_directory(session)
+        engine.dispose()
+        html = render_report(
+            needs,
+            ics_name=directory.name if directory else None,
+            pdf=True,
+            labels=group_labels(directory),
+        )
         out.write_bytes(report_to_pdf(html) if out.suffix.lower() == ".pdf" else html.encode())
         errors.print(f"wrote {out}")
     if output is OutputFormat.json:

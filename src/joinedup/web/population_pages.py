@@ -13,6 +13,7 @@ refreshed (:class:`PopulationView`), so a page is quick after its first view.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from joinedup.access.deps import CurrentUser
 from joinedup.access.model import AccessDenied
 from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard
+from joinedup.directory.model import Directory
+from joinedup.directory.store import read_directory
 from joinedup.identity.index import people_known_to
 from joinedup.population import risk
 from joinedup.population.cohorts import SHIPPED_COHORTS, CohortResult, load_cohort, run_cohort
@@ -46,6 +49,7 @@ from joinedup.web.pages import group_name, templates
 from joinedup.web.record_pages import ROLE_NAMES, banner, refused_page
 
 router = APIRouter(include_in_schema=False)
+logger = logging.getLogger(__name__)
 
 #: How each dimension is named on the pages.
 DIMENSION_NAMES = {
@@ -183,23 +187,55 @@ class PopulationView:
         return self.remember(("person-measures",), compute)
 
 
+def warm(view: PopulationView) -> None:
+    """Compute what the dashboard shows, so its first visitor does not wait (the app starts
+    this in a thread of its own; without a lake there is nothing to do)."""
+    try:
+        view.needs()
+        for slug in view.cohort_files():
+            view.cohort(slug)
+        for indicator in INDICATORS:
+            view.indicator_overall(indicator.key)
+    except NoLake:
+        return
+    except Exception:  # the page will say what is wrong when someone asks for it
+        logger.exception("population health's warm-up failed")
+
+
+def group_labels(directory: Directory | None) -> dict[str, str]:
+    """How areas, PCNs and practices are named on the pages: their names, for their codes."""
+    if directory is None:
+        return {}
+    labels = {a.code: a.name for a in directory.areas}
+    labels.update({p.code: p.name for p in directory.pcns})
+    labels.update({o.ods_code: f"{o.name} ({o.ods_code})" for o in directory.practices})
+    return labels
+
+
+def _labels(request: Request, session: Any) -> dict[str, str]:
+    labels: dict[str, str] | None = getattr(request.app.state, "population_labels", None)
+    if labels is None:
+        labels = group_labels(read_directory(session))
+        request.app.state.population_labels = labels
+    return labels
+
+
 def population_view(request: Request) -> PopulationView:
-    """The app's one :class:`PopulationView`."""
-    view: PopulationView | None = getattr(request.app.state, "population_view", None)
-    if view is None:
-        view = PopulationView(request.app.state.settings)
-        request.app.state.population_view = view
+    """The app's one :class:`PopulationView` (made with the app)."""
+    view: PopulationView = request.app.state.population_view
     return view
 
 
 # --- formatting -------------------------------------------------------------------------------
 
 
-def rate_bars(groups: list[GroupRate], *, standardised: bool) -> list[charts.Bar]:
+def rate_bars(
+    groups: list[GroupRate], *, standardised: bool, labels: dict[str, str] | None = None
+) -> list[charts.Bar]:
     """Chart bars for rates: the standardised rate and interval where asked and known."""
     bars = []
     for g in groups:
-        label = group_name(g.group)
+        label = (labels or {}).get(g.group) or group_name(g.group)
         if g.suppressed:
             bars.append(charts.Bar(label, None, suppressed=True))
         elif standardised and g.standardised_rate is not None:
@@ -211,11 +247,13 @@ def rate_bars(groups: list[GroupRate], *, standardised: bool) -> list[charts.Bar
     return bars
 
 
-def rate_chart(groups: list[GroupRate], *, title: str, by: str) -> Markup:
+def rate_chart(
+    groups: list[GroupRate], *, title: str, by: str, labels: dict[str, str] | None = None
+) -> Markup:
     """A bar chart of rates by group (age-standardised where the groups differ in age)."""
     standardised = any(g.standardised_rate is not None for g in groups)
     return charts.bar_chart(
-        rate_bars(groups, standardised=standardised),
+        rate_bars(groups, standardised=standardised, labels=labels),
         title=title,
         value_label=("Age-standardised rate" if standardised else "Rate") + " (95% CI)",
         value_format=charts.ValueFormat.SHARE,
@@ -282,7 +320,7 @@ def dashboard(request: Request, session: SessionDep, user: CurrentUser) -> Respo
             cohorts=cohorts,
             indicators=indicators,
             gaps={g.indicator: g for g in needs.gaps},
-            segments_chart=_segments_chart(needs),
+            segments_chart=_segments_chart(needs, _labels(request, session)),
             prevalence_chart=_prevalence_chart(needs),
             model=model,
             calibration_chart=_calibration_chart(model) if model else None,
@@ -340,7 +378,8 @@ def cohort_page(
             by=by,
             dimensions=DIMENSION_NAMES,
             groups=groups,
-            chart=rate_chart(groups, title=summary.name, by=by),
+            labels=_labels(request, session),
+            chart=rate_chart(groups, title=summary.name, by=by, labels=_labels(request, session)),
             attrition_chart=_attrition_chart(summary),
             practices=practices,
             may_worklist=guard.policy.allows(user.role, "population.worklist"),
@@ -381,7 +420,8 @@ def indicator_page(
             by=by,
             dimensions=DIMENSION_NAMES,
             groups=groups,
-            chart=rate_chart(groups, title=indicator.name, by=by),
+            labels=_labels(request, session),
+            chart=rate_chart(groups, title=indicator.name, by=by, labels=_labels(request, session)),
             as_of=view.as_of,
         ),
     )
@@ -398,7 +438,10 @@ def report_page(request: Request, session: SessionDep, user: CurrentUser) -> Res
         needs = population_view(request).needs()
     except NoLake:
         return _no_lake(request, user)
-    return HTMLResponse(render_report(needs, ics_name=_ics_name(request), pdf=False, user=user))
+    labels = _labels(request, session)
+    return HTMLResponse(
+        render_report(needs, ics_name=_ics_name(request), pdf=False, user=user, labels=labels)
+    )
 
 
 @router.get("/population/report.pdf")
@@ -412,7 +455,8 @@ def report_pdf(request: Request, session: SessionDep, user: CurrentUser) -> Resp
         needs = population_view(request).needs()
     except NoLake:
         return _no_lake(request, user)
-    pdf = report_to_pdf(render_report(needs, ics_name=_ics_name(request), pdf=True))
+    labels = _labels(request, session)
+    pdf = report_to_pdf(render_report(needs, ics_name=_ics_name(request), pdf=True, labels=labels))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -496,11 +540,11 @@ def _attrition_chart(cohort: CohortSummary) -> Markup:
     )
 
 
-def _segments_chart(needs: NeedsAssessment) -> Markup:
+def _segments_chart(needs: NeedsAssessment, labels: dict[str, str]) -> Markup:
     areas = sorted({s.area for s in needs.segments})
     counts = {(s.area, s.segment): s.people for s in needs.segments}
     return charts.stacked_bar_chart(
-        areas,
+        [labels.get(a, a) for a in areas],
         list(BRIDGES_TO_HEALTH),
         [[float(counts.get((a, seg), 0)) for seg in BRIDGES_TO_HEALTH] for a in areas],
         title="Bridges to Health segments by Integrated Care Area",
@@ -533,7 +577,12 @@ def _calibration_chart(model: risk.RiskModel) -> Markup:
 
 
 def render_report(
-    needs: NeedsAssessment, *, ics_name: str | None, pdf: bool, user: Any = None
+    needs: NeedsAssessment,
+    *,
+    ics_name: str | None,
+    pdf: bool,
+    user: Any = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """The needs assessment as HTML: the page, or (``pdf``) the printable document."""
     bands = sorted({b for side in needs.pyramid.values() for b in side}, key=_band_start)
@@ -566,8 +615,11 @@ def render_report(
         from_zero=False,
         show_title=pdf,
     )
+    labels = labels or {}
     area_charts = {
-        i.key: rate_chart(needs.indicators_by_area.get(i.key, []), title=i.name, by="area")
+        i.key: rate_chart(
+            needs.indicators_by_area.get(i.key, []), title=i.name, by="area", labels=labels
+        )
         for i in INDICATORS
         if needs.indicators_by_area.get(i.key)
     }
@@ -580,8 +632,9 @@ def render_report(
         "role_name": ROLE_NAMES.get(user.role, user.role) if user else None,
         "pyramid": pyramid,
         "prevalence_chart": _prevalence_chart(needs),
-        "segments_chart": _segments_chart(needs),
+        "segments_chart": _segments_chart(needs, labels),
         "projection_chart": projection_chart,
+        "labels": labels,
         "area_charts": area_charts,
         "indicators": INDICATORS,
         "segments": BRIDGES_TO_HEALTH,
