@@ -43,7 +43,7 @@ src/joinedup/web/static/nhsuk/.installed: package.json package-lock.json scripts
 system-deps:
 	bash scripts/install-system-deps.sh
 
-## pdf-deps: Pango, which WeasyPrint needs to render the needs assessment report as PDF
+## pdf-deps: Pango and Cairo, for PDF reports (WeasyPrint) and PNG charts (CairoSVG)
 pdf-deps:
 	bash scripts/install-system-deps.sh pdf
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages JoinedUp needs, when they are missing:
-#   pdf       Pango, which WeasyPrint uses to render the needs assessment report as PDF;
+#   pdf       Pango and Cairo, which WeasyPrint and CairoSVG use for PDF reports and PNG charts;
 #   browser   Debian's Chromium, driven by Playwright in the browser tests;
 #   postgres  PostgreSQL server binaries (initdb, pg_ctl), for the throwaway test cluster.
 # Usage: install-system-deps.sh [pdf] [browser] [postgres]   (none given: all three)
@@ -13,7 +13,7 @@ have_postgres() {
 }
 
 have_pango() {
-  ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0'
+  ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p 2>/dev/null | grep -q 'libcairo.so.2'
 }
 
 wanted=("$@")
@@ -22,7 +22,7 @@ wanted=("$@")
 packages=()
 for need in "${wanted[@]}"; do
   case "$need" in
-    pdf) have_pango || packages+=(libpango-1.0-0 libpangoft2-1.0-0) ;;
+    pdf) have_pango || packages+=(libpango-1.0-0 libpangoft2-1.0-0 libcairo2) ;;
     browser) [ -x /usr/bin/chromium ] || packages+=(chromium) ;;
     postgres) have_postgres || packages+=(postgresql) ;;
     *) echo "error: unknown need '$need' (pdf, browser, postgres)" >&2; exit 2 ;;
