@@ -13,7 +13,10 @@ have_postgres() {
 }
 
 have_pango() {
-  ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && ldconfig -p 2>/dev/null | grep -q 'libcairo.so.2'
+  # grep reads all of ldconfig's output (no -q): with pipefail, an early exit would fail it.
+  local libraries
+  libraries=$(ldconfig -p 2>/dev/null || true)
+  grep 'libpangoft2-1.0.so.0' <<<"$libraries" >/dev/null && grep 'libcairo.so.2' <<<"$libraries" >/dev/null
 }
 
 wanted=("$@")
