@@ -131,3 +131,14 @@ def test_a_refresh_rewrites_only_what_changed(
 )
 def test_age_bands(age: int, band: str) -> None:
     assert age_band(age) == band
+
+
+def test_a_new_version_of_a_tables_schema_rewrites_it(
+    sessions: sessionmaker[Session], loaded: People, reference: Path, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    refresh(sessions, lake, reference)
+    state = orjson.loads((lake / "_state.json").read_bytes())
+    state["schemas"]["condition"] = "an older version"
+    (lake / "_state.json").write_bytes(orjson.dumps(state))
+    assert set(refresh(sessions, lake, reference)) == {"condition"}

@@ -95,3 +95,24 @@ def test_the_measures_are_per_person_and_pseudonymised(demo: Settings) -> None:
     first = Path(demo.synthetic_dir / "truth" / "records.csv").read_text().splitlines()[1]
     local_id = first.split(",")[2]
     assert local_id.encode() not in raw
+
+
+def test_the_lake_holds_hospital_pathways_and_departments(demo: Settings) -> None:
+    import duckdb
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return duckdb.sql(sql.replace("LAKE", str(demo.lake_dir))).fetchall()
+
+    assert rows("select count(*) from 'LAKE/rtt_pathway.parquet'")[0][0] > 100
+    assert rows(
+        "select count(*) from 'LAKE/rtt_pathway.parquet' where clock_stop < clock_start"
+    ) == [(0,)]
+    assert rows("select count(*) from 'LAKE/cancer_pathway.parquet'")[0][0] > 10
+    assert rows(
+        "select count(*) from 'LAKE/cancer_pathway.parquet' "
+        "where first_treatment < referral or faster_diagnosis < referral"
+    ) == [(0,)]
+    departments = {
+        d for (d,) in rows("select distinct department_type from 'LAKE/ae_attendance.parquet'")
+    }
+    assert departments == {"1", "3"}  # the emergency department, the UTC and the MIUs

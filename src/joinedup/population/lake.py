@@ -138,6 +138,7 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
         [
             ("person_id", _TEXT),
             ("partner", _TEXT),
+            ("department_type", _TEXT),  # 1 emergency department, 2 single specialty, 3 UTC/MIU
             ("arrival", _TIME),
             ("departure", _TIME),
             ("minutes", _INT),
@@ -154,6 +155,28 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("admission_method", _TEXT),
             ("emergency", _BOOL),
             ("discharge_pathway", _TEXT),
+        ]
+    ),
+    "rtt_pathway": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("treatment_function", _TEXT),  # NHS Data Dictionary TREATMENT FUNCTION CODE
+            ("clock_start", _DATE),
+            ("clock_stop", _DATE),  # none while the pathway is open (incomplete)
+        ]
+    ),
+    "cancer_pathway": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("cancer_type", _TEXT),  # suspected cancer type of the urgent referral
+            ("referral", _DATE),
+            ("first_seen", _DATE),
+            ("faster_diagnosis", _DATE),  # told diagnosis or that cancer is ruled out
+            ("faster_diagnosis_outcome", _TEXT),  # confirmed | excluded
+            ("decision_to_treat", _DATE),
+            ("first_treatment", _DATE),
         ]
     ),
     "referral": pa.schema(
@@ -192,6 +215,8 @@ SOURCES: Final = {
     "encounter": ("Encounter",),
     "ae_attendance": ("Encounter",),
     "admission": ("Encounter",),
+    "rtt_pathway": ("EpisodeOfCare",),
+    "cancer_pathway": ("EpisodeOfCare",),
     "referral": ("ServiceRequest",),
     "social_care": ("Encounter", "EpisodeOfCare"),
     "death": ("Patient",),
@@ -305,12 +330,14 @@ def refresh_lake(
     before = orjson.loads(state_path.read_bytes()) if state_path.is_file() else {}
     now_state = _state(session, opt_out_file, as_of)
     changed_types = _changed_types(before, now_state)
+    old_schemas = before.get("schemas", {})
     tables = [
         t
         for t, types in SOURCES.items()
         if changed_types is None
         or set(types) & changed_types
         or not (lake_dir / f"{t}.parquet").exists()
+        or old_schemas.get(t) != now_state["schemas"][t]  # a new version of the table
     ]
     key = pseudonym_key(lake_dir)
     people, opted_out = _people(session, key, opt_outs, lookup, directory, as_of)
@@ -369,6 +396,10 @@ def _state(session: Session, opt_out_file: Path | None, as_of: date) -> dict[str
     )
     return {
         "resources": newest,
+        "schemas": {
+            t: hashlib.sha256(schema.to_string().encode()).hexdigest()[:16]
+            for t, schema in SCHEMAS.items()
+        },
         "links": session.execute(select(func.max(lk.c.id))).scalar(),
         "opt_outs": digest,
         "as_of": as_of.isoformat(),
@@ -626,7 +657,20 @@ def _ae_attendance(c: dict[str, Any], feed: str) -> Row | None:
     period = c.get("period") or {}
     arrival, departure = _instant(period.get("start")), _instant(period.get("end"))
     minutes = int((departure - arrival).total_seconds() // 60) if arrival and departure else None
+    department = next(
+        (
+            _coding(t)[1]
+            for t in c.get("type") or []
+            if isinstance(t, dict)
+            and any(
+                isinstance(k, dict) and k.get("system") == AE_DEPARTMENT_TYPE_SYSTEM
+                for k in t.get("coding") or []
+            )
+        ),
+        None,
+    )
     return {
+        "department_type": department.lstrip("0") if department else None,
         "arrival": arrival,
         "departure": departure,
         "minutes": minutes,
@@ -641,6 +685,10 @@ ADMISSION_METHOD_EXTENSION: Final = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
 )
 D2A_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/discharge-to-assess-pathway"
+AE_DEPARTMENT_TYPE_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/ae-department-type"
+RTT_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/Id/rtt-pathway"
+CANCER_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/Id/cancer-pathway"
+CANCER_EXTENSION: Final = "https://fhir.joinedup.example/StructureDefinition/"
 
 
 def _admission(c: dict[str, Any], feed: str) -> Row | None:
@@ -678,6 +726,52 @@ def _admission(c: dict[str, Any], feed: str) -> Row | None:
     }
 
 
+def _extension(c: dict[str, Any], url: str) -> Any:
+    """The value of the resource's extension ``url`` (whatever its value[x]), if present."""
+    for e in c.get("extension") or []:
+        if isinstance(e, dict) and e.get("url") == url:
+            return next((v for k, v in e.items() if k.startswith("value")), None)
+    return None
+
+
+def _identified_as(c: dict[str, Any], system: str) -> bool:
+    return any(isinstance(i, dict) and i.get("system") == system for i in c.get("identifier") or [])
+
+
+def _rtt_pathway(c: dict[str, Any], feed: str) -> Row | None:
+    if not _identified_as(c, RTT_PATHWAY_SYSTEM):
+        return None
+    period = c.get("period") or {}
+    types = c.get("type") or [None]
+    return {
+        "treatment_function": _coding(types[0])[1],
+        "clock_start": _day(period.get("start")),
+        "clock_stop": _day(period.get("end")),
+    }
+
+
+def _cancer_pathway(c: dict[str, Any], feed: str) -> Row | None:
+    if not _identified_as(c, CANCER_PATHWAY_SYSTEM):
+        return None
+    period = c.get("period") or {}
+    kind = ((c.get("type") or [{}])[0] or {}).get("text") or ""
+
+    def on(name: str) -> date | None:
+        return _day(_extension(c, CANCER_EXTENSION + name))
+
+    return {
+        "cancer_type": kind.removeprefix("urgent suspected cancer: ") or None,
+        "referral": _day(period.get("start")),
+        "first_seen": on("cancer-first-seen"),
+        "faster_diagnosis": on("cancer-faster-diagnosis"),
+        "faster_diagnosis_outcome": _extension(
+            c, CANCER_EXTENSION + "cancer-faster-diagnosis-outcome"
+        ),
+        "decision_to_treat": on("cancer-decision-to-treat"),
+        "first_treatment": _day(period.get("end")),
+    }
+
+
 def _referral(c: dict[str, Any], feed: str) -> Row:
     _, code, display = _coding(c.get("code"))
     return {
@@ -712,6 +806,8 @@ _ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | list[Row] | N
     "encounter": _encounter,
     "ae_attendance": _ae_attendance,
     "admission": _admission,
+    "rtt_pathway": _rtt_pathway,
+    "cancer_pathway": _cancer_pathway,
     "referral": _referral,
     "social_care": _social_care,
 }

@@ -159,6 +159,8 @@ class Lake:
     encounter: Table
     ae_attendance: Table
     admission: Table
+    rtt_pathway: Table
+    cancer_pathway: Table
     referral: Table
     social_care: Table
     death: Table

@@ -1,0 +1,1 @@
+"""System oversight: indicators, statistical process control, the dashboard and board report."""
