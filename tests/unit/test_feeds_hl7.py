@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from joinedup.feeds import hl7v2
 from joinedup.feeds.hl7v2 import (
+    DISCHARGE_READY_URL,
     NHS_NUMBER_SYSTEM,
     ack_code,
     build_ack,
@@ -605,3 +606,15 @@ def test_mangled_messages_never_raise(edits: list[tuple[int, str]], trigger: str
         assert all(i.location for i in unit.issues)
         ack = build_ack(unit.original, ack_code(unit.issues), unit.issues)
         assert ack.startswith(b"MSH|^~\\&|")
+
+
+def test_the_discharge_ready_date_travels_in_pv2_9() -> None:
+    """A delayed discharge: PV2-9 (expected discharge date/time) carries the date the person
+    was clinically ready to leave; it becomes an extension on the Encounter."""
+    body = adt("A03", pv1={45: "202503051200", 36: "19", 37: "2"}) + "PV2|||||||||202503031500\r"
+    discharge = resource(one(body), "Encounter")
+    assert {"url": DISCHARGE_READY_URL, "valueDateTime": "2025-03-03T15:00:00+00:00"} in (
+        discharge["extension"]  # type: ignore[operator]
+    )
+    bad = one(adt("A03", pv1={45: "202503051200"}) + "PV2|||||||||2025-03-03\r")
+    assert [i.location for i in bad.issues] == ["PV2-9"]

@@ -403,6 +403,7 @@ def test_truth_covers_every_local_id_in_the_feeds(
                 seen.add((feed, patient["identifier"][0]["value"]))
     for feed, pattern, column in (
         ("acute-rtt", "feeds/acute-REF/rtt/*.csv", "local_patient_id"),
+        ("acute-diagnostics", "feeds/acute-REF/diagnostics/*.csv", "local_patient_id"),
         ("acute-cancer", "feeds/acute-REF/cancer/*.csv", "local_patient_id"),
         ("community-contacts", "feeds/community-RJ8/contacts/*.csv", "local_patient_id"),
         ("mental-health-contacts", "feeds/community-RJ8/mental-health/*.csv", "local_patient_id"),
@@ -558,3 +559,29 @@ def test_finance_ledger_is_monthly_deterministic_and_overspends(tmp_path: Path) 
     january = sum(int(r["actual_gbp"]) for r in rows if r["month"] == "2025-01")
     june = sum(int(r["actual_gbp"]) for r in rows if r["month"] == "2024-06")
     assert january > june  # winter pressure (and a year's growth)
+
+
+def test_diagnostic_waits_are_as_dm01_sees_them(activity: Activity) -> None:
+    """About a quarter of tests are done after six weeks or more (DM01, England 2024), some
+    people are still waiting at the end, and no test is done before it was asked for."""
+    tests = activity.diagnostics
+    assert len(tests) > 500
+    done = [t for t in tests if t.performed is not None]
+    assert all(t.performed >= t.requested for t in done)  # type: ignore[operator]
+    long = sum((t.performed - t.requested) >= 42 for t in done) / len(done)  # type: ignore[operator]
+    assert 0.15 < long < 0.35
+    assert any(t.performed is None for t in tests)
+
+
+def test_delayed_discharges_have_a_ready_date_before_they_leave(activity: Activity) -> None:
+    """Discharges on pathways 1-3 mostly wait once the person is ready (for home care,
+    reablement, a bed or a care home); the ready date is in the stay, at least a day in."""
+    delayed = [s for s in activity.stays if s.ready is not None]
+    assert delayed
+    assert all(s.admitted + DAY <= s.ready < s.discharged for s in delayed)  # type: ignore[operator]
+    by_pathway = {
+        p: [s for s in activity.stays if s.d2a_pathway == p and s.discharged - s.admitted > 2 * DAY]
+        for p in (0, 1, 2, 3)
+    }
+    share = {p: sum(s.ready is not None for s in v) / len(v) for p, v in by_pathway.items() if v}
+    assert share[0] < 0.1 < share[1]

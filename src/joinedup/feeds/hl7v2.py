@@ -68,6 +68,8 @@ _ADMISSION_METHOD_URL: Final = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
 )
 _D2A_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/discharge-to-assess-pathway"
+#: When a person was clinically ready for discharge (NHS England's discharge ready date).
+DISCHARGE_READY_URL: Final = "https://fhir.joinedup.example/StructureDefinition/discharge-ready"
 
 # The only delimiters accepted (HL7 v2 defaults, required by the UK interaction specs).
 _FIELD_SEPARATOR: Final = "|"
@@ -593,6 +595,12 @@ class _Reader:
                     ),
                 }
             ]
+        ready = self.when(self.first("PV2"), 9)
+        if ready is not None and trigger in ("A03", "A08"):
+            # The discharge ready date, sent in PV2-9 (expected discharge date/time).
+            resource.setdefault("extension", []).append(
+                {"url": DISCHARGE_READY_URL, "valueDateTime": ready.fhir}
+            )
         reopened = trigger == "A13"  # a cancelled discharge: the stay has no end again
         period: dict[str, str] = {}
         if start is not None:

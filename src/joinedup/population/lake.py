@@ -155,6 +155,7 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("admission_method", _TEXT),
             ("emergency", _BOOL),
             ("discharge_pathway", _TEXT),
+            ("discharge_ready", _TIME),  # clinically ready to leave (when the discharge waited)
         ]
     ),
     "rtt_pathway": pa.schema(
@@ -164,6 +165,15 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("treatment_function", _TEXT),  # NHS Data Dictionary TREATMENT FUNCTION CODE
             ("clock_start", _DATE),
             ("clock_stop", _DATE),  # none while the pathway is open (incomplete)
+        ]
+    ),
+    "diagnostic_wait": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("test", _TEXT),  # one of DM01's diagnostic tests
+            ("requested", _DATE),
+            ("performed", _DATE),  # none while waiting
         ]
     ),
     "cancer_pathway": pa.schema(
@@ -217,6 +227,7 @@ SOURCES: Final = {
     "admission": ("Encounter",),
     "rtt_pathway": ("EpisodeOfCare",),
     "cancer_pathway": ("EpisodeOfCare",),
+    "diagnostic_wait": ("ServiceRequest",),
     "referral": ("ServiceRequest",),
     "social_care": ("Encounter", "EpisodeOfCare"),
     "death": ("Patient",),
@@ -685,9 +696,11 @@ ADMISSION_METHOD_EXTENSION: Final = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AdmissionMethod"
 )
 D2A_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/discharge-to-assess-pathway"
+DISCHARGE_READY_URL: Final = "https://fhir.joinedup.example/StructureDefinition/discharge-ready"
 AE_DEPARTMENT_TYPE_SYSTEM: Final = "https://fhir.joinedup.example/CodeSystem/ae-department-type"
 RTT_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/Id/rtt-pathway"
 CANCER_PATHWAY_SYSTEM: Final = "https://fhir.joinedup.example/Id/cancer-pathway"
+DIAGNOSTIC_REQUEST_SYSTEM: Final = "https://fhir.joinedup.example/Id/diagnostic-request"
 CANCER_EXTENSION: Final = "https://fhir.joinedup.example/StructureDefinition/"
 
 
@@ -723,6 +736,7 @@ def _admission(c: dict[str, Any], feed: str) -> Row | None:
         # NHS Data Dictionary, ADMISSION METHOD: codes 21 to 2D are emergency admissions.
         "emergency": method.startswith("2") if method else None,
         "discharge_pathway": pathway,
+        "discharge_ready": _instant(_extension(c, DISCHARGE_READY_URL)),
     }
 
 
@@ -772,7 +786,19 @@ def _cancer_pathway(c: dict[str, Any], feed: str) -> Row | None:
     }
 
 
-def _referral(c: dict[str, Any], feed: str) -> Row:
+def _diagnostic_wait(c: dict[str, Any], feed: str) -> Row | None:
+    if not _identified_as(c, DIAGNOSTIC_REQUEST_SYSTEM):
+        return None
+    return {
+        "test": (c.get("code") or {}).get("text"),
+        "requested": _day(c.get("authoredOn")),
+        "performed": _day(_extension(c, CANCER_EXTENSION + "diagnostic-test-date")),
+    }
+
+
+def _referral(c: dict[str, Any], feed: str) -> Row | None:
+    if _identified_as(c, DIAGNOSTIC_REQUEST_SYSTEM):
+        return None  # a test on the diagnostic waiting list: the diagnostic_wait table
     _, code, display = _coding(c.get("code"))
     return {
         "feed": feed,
@@ -808,6 +834,7 @@ _ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | list[Row] | N
     "admission": _admission,
     "rtt_pathway": _rtt_pathway,
     "cancer_pathway": _cancer_pathway,
+    "diagnostic_wait": _diagnostic_wait,
     "referral": _referral,
     "social_care": _social_care,
 }

@@ -160,6 +160,7 @@ class Lake:
     ae_attendance: Table
     admission: Table
     rtt_pathway: Table
+    diagnostic_wait: Table
     cancer_pathway: Table
     referral: Table
     social_care: Table

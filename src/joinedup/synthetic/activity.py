@@ -19,6 +19,7 @@ The rates are tuned on Cornwall's age structure to the published orders of magni
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -73,6 +74,7 @@ class Stream(IntEnum):
     RECORDS = 8  # duplicate hospital numbers, ADT corrections, missing NHS numbers
     COUNCIL_ERRORS = 9  # the council's typos, name variants and old addresses
     FINANCE = 10
+    DIAGNOSTICS = 11
 
 
 #: The chunk slot for streams that belong to the whole ICS (the finance ledger).
@@ -184,8 +186,21 @@ class HospitalStay:
     died: bool
     destination: str  # NHS Data Dictionary DISCHARGE DESTINATION (79 = died)
     d2a_pathway: int | None  # discharge to assess 0-3 (adults discharged alive from a bed)
+    ready: int | None  # minute clinically ready for discharge, when the discharge was delayed
     readmission: bool  # an emergency readmission within 30 days of a discharge
     attendance: str | None  # the A&E attendance it came through
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticTest:
+    """A request for one of the diagnostic tests on NHS England's DM01 waiting list (days of
+    the period; ``performed`` is None while the person is still waiting)."""
+
+    id: str
+    person: int
+    test: str  # DM01 test name
+    requested: int
+    performed: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +292,7 @@ class Activity:
     attendances: list[AeAttendance] = field(default_factory=list)
     stays: list[HospitalStay] = field(default_factory=list)
     rtt: list[RttPathway] = field(default_factory=list)
+    diagnostics: list[DiagnosticTest] = field(default_factory=list)
     cancer: list[CancerReferral] = field(default_factory=list)
     community: list[Contact] = field(default_factory=list)
     mental_health: list[Contact] = field(default_factory=list)
@@ -676,6 +692,7 @@ class _Templates:
     ward_pick: Floats
     bed: Ints
     pathway_u: Floats
+    delay_u: Floats  # how long a discharge waits once the person is ready (pathways 1-3)
     readmit_u: Floats
     gap: Ints  # minutes from discharge to the readmission
     ed_minutes: Ints
@@ -703,10 +720,30 @@ def _templates(rng: np.random.Generator, age: Floats, frailty: Floats) -> _Templ
         ward_pick=rng.random(n),
         bed=rng.integers(1, 29, n).astype(np.int64),
         pathway_u=rng.random(n),
+        delay_u=rng.random(n),
         readmit_u=rng.random(n),
         gap=(rng.exponential(8.0, n) * DAY + rng.integers(0, DAY, n)).astype(np.int64),
         ed_minutes=(240 + rng.lognormal(np.log(200.0), 0.8, n)).astype(np.int64),
     )
+
+
+#: Mean days a discharge waits once the person is ready, by discharge-to-assess pathway
+#: (order of magnitude from NHS England's discharge delays statistics, 2024: short for home
+#: with support, longest for a new care-home placement; pathway 0 rarely waits).
+_DISCHARGE_DELAY_DAYS: Final = {0: 0.3, 1: 1.5, 2: 4.0, 3: 8.0}
+#: Share of each pathway's discharges that wait at all.
+_DISCHARGE_DELAYED: Final = {0: 0.05, 1: 0.45, 2: 0.8, 3: 0.9}
+
+
+def _discharge_ready(admitted: int, discharged: int, pathway: int | None, u: float) -> int | None:
+    """The minute a person was ready to leave, when their discharge then waited (for home
+    care, reablement, a community bed or a care home): at least a day into the stay."""
+    if pathway is None or u >= _DISCHARGE_DELAYED[pathway]:
+        return None
+    # Exponential waits from the one uniform: -mean x log(1 - u / share).
+    wait = -_DISCHARGE_DELAY_DAYS[pathway] * math.log(1.0 - u / _DISCHARGE_DELAYED[pathway])
+    ready = discharged - int(max(wait, 0.25) * DAY)
+    return ready if ready >= admitted + DAY else None
 
 
 def _d2a_pathway(age: float, frailty: float, dementia: bool, u: float) -> int:
@@ -972,6 +1009,9 @@ def _hospital_stays(
             if not died and age >= 18 and not spell.day_case:
                 pathway = _d2a_pathway(age, frailty, dementia, float(t.pathway_u[spell.template]))
                 destination = {0: "19", 1: "19", 2: "51", 3: "85"}[pathway]
+            ready = _discharge_ready(
+                spell.admitted, discharge, pathway, float(t.delay_u[spell.template])
+            )
             stay_id = stay_ids[stay_counter]
             stay_counter += 1
             attendance_id = spell.attendance
@@ -1011,6 +1051,7 @@ def _hospital_stays(
                         died=died,
                         destination=destination,
                         d2a_pathway=pathway,
+                        ready=ready,
                         readmission=spell.readmission,
                         attendance=attendance_id,
                     ),
@@ -1082,6 +1123,71 @@ def _hospital_stays(
     kept.sort(key=lambda a: (a.arrival, a.id))
     stays.sort(key=lambda s: (s[0], s[1]))
     return [s for _, _, s in stays], kept, death_minute
+
+
+# --- diagnostics (DM01) ----------------------------------------------------------------------
+
+#: The DM01 tests most requested, with their share of requests (order of magnitude from NHS
+#: England's monthly diagnostics waiting times and activity, 2024: imaging dominates).
+_DIAGNOSTIC_TESTS: Final = (
+    ("Non-obstetric ultrasound", 0.34),
+    ("Computed tomography", 0.22),
+    ("Magnetic resonance imaging", 0.16),
+    ("Echocardiography", 0.07),
+    ("Gastroscopy", 0.05),
+    ("Colonoscopy", 0.04),
+    ("DEXA scan", 0.04),
+    ("Audiology assessments", 0.04),
+    ("Flexi sigmoidoscopy", 0.02),
+    ("Cystoscopy", 0.02),
+)
+#: Diagnostic test requests a year per person by age.
+_DIAGNOSTIC_RATE_BY_AGE: Final = ((0, 0.05), (18, 0.12), (45, 0.22), (65, 0.38), (80, 0.42))
+#: Median wait in weeks: about a quarter wait six weeks or more (DM01's target is 1%; England
+#: has run at 20-25% since 2020, and Cornwall much the same).
+_DIAGNOSTIC_MEDIAN_WEEKS: Final = 3.2
+
+
+def _diagnostic_tests(
+    rng: np.random.Generator, cohort: _Cohort, chunk: int
+) -> list[DiagnosticTest]:
+    """Diagnostic test requests made in the period (and up to a year before it), with waits."""
+    days = cohort.days
+    rate = _step(cohort.age0, _DIAGNOSTIC_RATE_BY_AGE) * (1 + 0.1 * np.minimum(cohort.n_ltc, 6))
+    birth = np.clip(np.round(-cohort.age0 * 365.25).astype(np.int64), -_NEVER, days)
+    lo = np.maximum(birth, -365)
+    counts = _counts(rng, rate, lo, cohort.hi)
+    who = np.repeat(np.arange(len(rate), dtype=np.int64), counts)
+    n = len(who)
+    requested = lo[who] + (rng.random(n) * (cohort.hi[who] - lo[who])).astype(np.int64)
+    shares = np.array([share for _, share in _DIAGNOSTIC_TESTS])
+    pick = rng.choice(len(_DIAGNOSTIC_TESTS), size=n, p=shares / shares.sum())
+    waited = np.maximum(
+        (rng.lognormal(np.log(_DIAGNOSTIC_MEDIAN_WEEKS), 0.75, n) * 7).astype(np.int64), 1
+    )
+    ids = _ids("DG", chunk, n)
+    tests = []
+    for k in np.argsort(requested, kind="stable").tolist():
+        performed = int(requested[k] + waited[k])
+        if performed < 0:
+            continue  # done before the period began
+        gone = int(cohort.hi[who[k]])
+        if performed >= gone:
+            if gone < days:
+                continue  # died or left while waiting: the request is withdrawn
+            performed_or_none = None  # still waiting at the period's end
+        else:
+            performed_or_none = performed
+        tests.append(
+            DiagnosticTest(
+                ids[k],
+                int(who[k]),
+                _DIAGNOSTIC_TESTS[int(pick[k])][0],
+                int(requested[k]),
+                performed_or_none,
+            )
+        )
+    return tests
 
 
 # --- referral to treatment --------------------------------------------------------------------
@@ -1824,6 +1930,9 @@ def simulate_activity(
         chunk,
     )
     activity.cancer = _cancer_referrals(random_stream(seed, chunk, Stream.CANCER), cohort, chunk)
+    activity.diagnostics = _diagnostic_tests(
+        random_stream(seed, chunk, Stream.DIAGNOSTICS), cohort, chunk
+    )
     activity.community = _contacts(
         random_stream(seed, chunk, Stream.COMMUNITY),
         cohort,

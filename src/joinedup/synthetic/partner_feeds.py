@@ -62,6 +62,7 @@ FEEDS: Final = {
     "acute-adt": "HL7 v2 ADT from the acute trust's PAS",
     "acute-ecds": "FHIR A&E attendances from the acute trust (ED and its UTC)",
     "acute-rtt": "referral-to-treatment pathways (WLMDS-like CSV)",
+    "acute-diagnostics": "diagnostic test waiting list (DM01-like CSV)",
     "acute-cancer": "urgent suspected cancer referrals (CWT-like CSV)",
     "community-ecds": "FHIR minor injury unit attendances from the community trust",
     "community-contacts": "community health contacts (CSDS-like CSV)",
@@ -552,6 +553,10 @@ class _Writer:
             done = self.pv1(
                 stay, stay.discharged, p45=days.hl7(stay.discharged), **discharge_fields
             )
+            if stay.ready is not None:
+                # The discharge ready date (NHS England's "clinically ready for discharge"),
+                # sent in PV2-9 (expected discharge date/time), as this trust's PAS does.
+                done += "\r" + f"PV2|||||||||{days.hl7(stay.ready)}"
             add(stay.discharged, "A03", pid_end + "\r" + done)
 
         for person, duplicate in sorted(self.duplicates.items()):
@@ -749,6 +754,37 @@ class _Writer:
                     pathway.stop_reason,
                     "open" if stop is None else "closed",
                     waited,
+                ),
+            )
+
+    def diagnostics(self) -> None:
+        """The diagnostic waiting list extract: every request in the period, as it stands."""
+        acute = self.partners.acute
+        iso = self.days.iso
+        o = self.days.offset
+        path = f"feeds/acute-{acute}/diagnostics/waiting-list.csv"
+        for test in self.activity.diagnostics:
+            p = self.people[test.person]
+            mrn = hospital_number(p.index)
+            self.known("acute-diagnostics", acute, mrn, test.person)
+            address = p.address_on(self.days.date(max(test.requested, -_LOOKBACK_DAYS)))
+            self.row(
+                path,
+                _DIAGNOSTICS_HEADER,
+                (
+                    test.id,
+                    acute,
+                    mrn,
+                    "" if self.acute_untraced[test.person] else p.nhs_number,
+                    p.family,
+                    p.given,
+                    p.birth_date.isoformat(),
+                    self.sex[test.person],
+                    address.postcode,
+                    test.test,
+                    iso[test.requested + o],
+                    "" if test.performed is None else iso[test.performed + o],
+                    "waiting" if test.performed is None else "performed",
                 ),
             )
 
@@ -959,6 +995,21 @@ _RTT_HEADER: Final = (
     "waiting_status",
     "weeks_waited",
 )
+_DIAGNOSTICS_HEADER: Final = (
+    "request_id",
+    "organisation_code",
+    "local_patient_id",
+    "nhs_number",
+    "family_name",
+    "given_name",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "diagnostic_test",
+    "request_date",
+    "test_date",
+    "waiting_status",
+)
 _CANCER_HEADER: Final = (
     "referral_id",
     "organisation_code",
@@ -1071,6 +1122,7 @@ def write_partner_feeds(
     for number, attendance in enumerate(activity.attendances):
         writer.attendance(number, attendance)
     writer.rtt()
+    writer.diagnostics()
     writer.cancer()
     writer.contacts(
         activity.community,
