@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         return self.var_dir / "population"
 
     @property
+    def oversight_dir(self) -> Path:
+        """System oversight's data: indicators by month, the finance ledger, national A&E."""
+        return self.var_dir / "oversight"
+
+    @property
     def reference_path(self) -> Path:
         """Where the published reference data is: the configured folder, or the demo's."""
         return self.reference_dir or self.synthetic_dir / "published"

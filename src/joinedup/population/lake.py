@@ -155,6 +155,7 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("admission_method", _TEXT),
             ("emergency", _BOOL),
             ("discharge_pathway", _TEXT),
+            ("discharge_destination", _TEXT),  # NHS Data Dictionary code; 79: died in hospital
             ("discharge_ready", _TIME),  # clinically ready to leave (when the discharge waited)
         ]
     ),
@@ -726,6 +727,15 @@ def _admission(c: dict[str, Any], feed: str) -> Row | None:
         ),
         None,
     )
+    destination = next(
+        (
+            d.get("code")
+            for d in disposition.get("coding") or []
+            if isinstance(d, dict)
+            and str(d.get("system", "")).endswith("DischargeDestinationEngland")
+        ),
+        None,
+    )
     return {
         "admitted": admitted,
         "discharged": discharged,
@@ -736,6 +746,7 @@ def _admission(c: dict[str, Any], feed: str) -> Row | None:
         # NHS Data Dictionary, ADMISSION METHOD: codes 21 to 2D are emergency admissions.
         "emergency": method.startswith("2") if method else None,
         "discharge_pathway": pathway,
+        "discharge_destination": destination,
         "discharge_ready": _instant(_extension(c, DISCHARGE_READY_URL)),
     }
 

@@ -1,0 +1,606 @@
+"""Indicators computed from events, not typed in: for the system, each partner and each area.
+
+Each measure named in the catalogue (:data:`MEASURES`) turns the lake's events into *units*:
+rows of ``period`` (the first day of a month), ``partner``, ``area``, ``programme``, a
+numerator contribution ``num`` and a denominator contribution ``den``. How the denominator
+is counted is the measure's :class:`Denominator`: from the same rows (attendances), the
+days of the month (an average daily count), the registered population (a rate per 1,000),
+the beds available (occupancy), or none (a count). :func:`compute_indicators` sums the
+units for the system, by partner and by area, month by month, and gives every indicator's
+value as numerator / denominator x factor.
+
+Everything is an Ibis expression run on the lake's engine (DuckDB by default). Times are
+compared as UTC dates. Midnight censuses (stranded patients, occupancy, delayed discharges)
+count a stay on day d when it began on or before d and ended after it.
+
+Counts come from the lake, which leaves out people with a National Data Opt-out (about 5%):
+rates are unaffected in expectation, but counts and occupancy read low by that share (see
+docs/oversight.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+import ibis
+import pyarrow as pa
+from ibis import _
+from ibis.expr.types import Table
+
+from joinedup.oversight.catalogue import Indicator
+from joinedup.population.measures import Lake, registered_population
+
+
+class Denominator(StrEnum):
+    """Where an indicator's denominator comes from."""
+
+    ROWS = "rows"  # the units' own ``den``
+    DAYS = "days"  # days in the month: an average daily count
+    POPULATION = "population"  # the registered population (by area or practice)
+    BEDS = "beds"  # beds available x days in the month
+    NONE = "none"  # a count: no denominator
+
+
+@dataclass(frozen=True)
+class Context:
+    """What measures need besides the lake: the months, the beds, the finance ledger."""
+
+    months: tuple[date, ...]  # first days of the months reported, oldest first
+    beds: Mapping[str, int]  # partner ODS code -> general and acute beds
+    finance: Table | None = None  # month, partner, programme, budget, actual
+
+    @property
+    def first_day(self) -> date:
+        return self.months[0]
+
+    @property
+    def end(self) -> date:
+        """The day after the last month."""
+        last = self.months[-1]
+        return (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Units:
+    """A measure's contributions, and how its denominator is counted."""
+
+    table: Table  # period, partner, area, programme, num, den
+    denominator: Denominator
+
+
+MeasureFn = Callable[[Lake, Context, Mapping[str, Any]], Units]
+
+#: The measures the catalogue can name, filled in by :func:`measure` below.
+MEASURES: dict[str, MeasureFn] = {}
+
+
+def measure(name: str) -> Callable[[MeasureFn], MeasureFn]:
+    """Register a measure under the name the catalogue uses."""
+
+    def register(fn: MeasureFn) -> MeasureFn:
+        MEASURES[name] = fn
+        return fn
+
+    return register
+
+
+def months_ending(as_of: date, count: int) -> tuple[date, ...]:
+    """The ``count`` whole months up to ``as_of``'s month (its month counts if ``as_of`` is
+    its last day)."""
+    last = as_of.replace(day=1)
+    if (as_of + timedelta(days=1)).month == as_of.month:  # not the month's last day
+        last = (last - timedelta(days=1)).replace(day=1)
+    months = [last]
+    while len(months) < count:
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    return tuple(reversed(months))
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+def _areas(lake: Lake) -> Table:
+    return lake.person.select("person_id", area=_.area)
+
+
+def _with_area(lake: Lake, table: Table) -> Table:
+    joined = table.left_join(_areas(lake), "person_id")
+    return joined.drop("person_id_right") if "person_id_right" in joined.columns else joined
+
+
+def _select(
+    table: Table, *, period: Any, partner: Any, num: Any, den: Any, area: Any = None
+) -> Table:
+    return table.select(
+        period=period.cast("date"),
+        partner=partner.cast("string"),
+        area=(table.area if area is None else area).cast("string"),
+        programme=ibis.null().cast("string"),
+        num=num.cast("float64"),
+        den=den.cast("float64"),
+    )
+
+
+def _in_window(day: Any, ctx: Context) -> Any:
+    return (day >= ctx.first_day) & (day < ctx.end)
+
+
+def _month_table(ctx: Context) -> Table:
+    """Each month: its first day (``period``) and its last (``month_end``)."""
+    rows = [
+        {
+            "period": m,
+            "month_end": (m.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1),
+        }
+        for m in ctx.months
+    ]
+    return ibis.memtable(pa.Table.from_pylist(rows))
+
+
+def _day_table(ctx: Context) -> Table:
+    """Every day of the months (``day``) with its month (``period``)."""
+    days = []
+    day = ctx.first_day
+    while day < ctx.end:
+        days.append({"day": day, "period": day.replace(day=1)})
+        day += timedelta(days=1)
+    return ibis.memtable(pa.Table.from_pylist(days))
+
+
+def _midnight_census(lake: Lake, ctx: Context, stays: Table) -> Table:
+    """One row per stay per midnight it spans in the window: the stay's columns and ``day``
+    (``admitted`` <= day < ``discharged``; a stay still open counts to the window's end)."""
+    days = _day_table(ctx)
+    start = stays.admitted.date()
+    stop = stays.discharged.date()
+    with_dates = stays.mutate(start_day=start, stop_day=stop)
+    joined = with_dates.join(
+        days,
+        [
+            with_dates.start_day <= days.day,
+            with_dates.stop_day.isnull() | (with_dates.stop_day > days.day),
+        ],
+    )
+    return joined
+
+
+def _inpatient_stays(lake: Lake) -> Table:
+    """Stays that span at least one midnight (day cases leave the same day)."""
+    a = lake.admission
+    return a.filter(
+        a.admitted.notnull(), a.discharged.isnull() | (a.discharged.date() > a.admitted.date())
+    )
+
+
+# --- the measures ---------------------------------------------------------------------------
+
+
+@measure("ae_four_hour")
+def ae_four_hour(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Attendances (of the given department types) and those within 4 hours."""
+    types = [str(t) for t in p.get("department_types", ["1", "2", "3"])]
+    a = lake.ae_attendance
+    a = a.filter(a.department_type.isin(types), a.minutes.notnull())
+    a = _with_area(lake, a.mutate(day=a.arrival.date()))
+    a = a.filter(_in_window(a.day, ctx))
+    return Units(
+        _select(
+            a,
+            period=a.day.truncate("M"),
+            partner=a.partner,
+            num=a.within_4_hours.cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("ae_twelve_hours")
+def ae_twelve_hours(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Attendances, and those 12 hours or more from arrival to leaving."""
+    a = lake.ae_attendance.filter(_.minutes.notnull())
+    a = _with_area(lake, a.mutate(day=a.arrival.date()))
+    a = a.filter(_in_window(a.day, ctx))
+    return Units(
+        _select(
+            a,
+            period=a.day.truncate("M"),
+            partner=a.partner,
+            num=(a.minutes >= 720).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+def _waiting_at_month_ends(lake: Lake, ctx: Context, table: Table, start: str, stop: str) -> Table:
+    """Each item waiting at each month's end (started on or before it, not stopped by it),
+    with ``waited`` (days from the start to the month's end)."""
+    months = _month_table(ctx)
+    joined = table.join(
+        months,
+        [table[start] <= months.month_end, table[stop].isnull() | (table[stop] > months.month_end)],
+    )
+    joined = joined.mutate(waited=joined.month_end.epoch_days() - joined[start].epoch_days())
+    return _with_area(lake, joined)
+
+
+@measure("rtt_within")
+def rtt_within(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Incomplete RTT pathways at each month's end, and those waiting under N weeks."""
+    weeks = int(p.get("weeks", 18))
+    w = _waiting_at_month_ends(lake, ctx, lake.rtt_pathway, "clock_start", "clock_stop")
+    return Units(
+        _select(
+            w,
+            period=w.period,
+            partner=w.partner,
+            num=(w.waited < 7 * weeks).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("rtt_over")
+def rtt_over(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Incomplete RTT pathways waiting N weeks or more at each month's end (a count)."""
+    weeks = int(p.get("weeks", 52))
+    w = _waiting_at_month_ends(lake, ctx, lake.rtt_pathway, "clock_start", "clock_stop")
+    w = w.filter(w.waited >= 7 * weeks)
+    return Units(
+        _select(w, period=w.period, partner=w.partner, num=ibis.literal(1), den=ibis.literal(0)),
+        Denominator.NONE,
+    )
+
+
+@measure("diagnostics_over")
+def diagnostics_over(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """People on the diagnostic waiting list at each month's end, and those waiting N weeks
+    or more (DM01 counts completed weeks: 6 weeks is 42 days or more)."""
+    weeks = int(p.get("weeks", 6))
+    w = _waiting_at_month_ends(lake, ctx, lake.diagnostic_wait, "requested", "performed")
+    return Units(
+        _select(
+            w,
+            period=w.period,
+            partner=w.partner,
+            num=(w.waited >= 7 * weeks).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("cancer_faster_diagnosis")
+def cancer_faster_diagnosis(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Urgent referrals told in the month, and those told within 28 days of referral."""
+    c = lake.cancer_pathway.filter(_.faster_diagnosis.notnull(), _.referral.notnull())
+    c = _with_area(lake, c.filter(_in_window(c.faster_diagnosis, ctx)))
+    days = c.faster_diagnosis.epoch_days() - c.referral.epoch_days()
+    return Units(
+        _select(
+            c,
+            period=c.faster_diagnosis.truncate("M"),
+            partner=c.partner,
+            num=(days <= 28).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("cancer_31_day")
+def cancer_31_day(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """First treatments in the month, and those within 31 days of the decision to treat."""
+    c = lake.cancer_pathway.filter(_.first_treatment.notnull(), _.decision_to_treat.notnull())
+    c = _with_area(lake, c.filter(_in_window(c.first_treatment, ctx)))
+    days = c.first_treatment.epoch_days() - c.decision_to_treat.epoch_days()
+    return Units(
+        _select(
+            c,
+            period=c.first_treatment.truncate("M"),
+            partner=c.partner,
+            num=(days <= 31).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("cancer_62_day")
+def cancer_62_day(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """First treatments in the month after an urgent referral, and those within 62 days."""
+    c = lake.cancer_pathway.filter(_.first_treatment.notnull(), _.referral.notnull())
+    c = _with_area(lake, c.filter(_in_window(c.first_treatment, ctx)))
+    days = c.first_treatment.epoch_days() - c.referral.epoch_days()
+    return Units(
+        _select(
+            c,
+            period=c.first_treatment.truncate("M"),
+            partner=c.partner,
+            num=(days <= 62).cast("int8"),
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("inpatients_staying")
+def inpatients_staying(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Inpatients at each midnight who had been in hospital N days or more."""
+    days = int(p.get("days", 7))
+    census = _midnight_census(lake, ctx, _inpatient_stays(lake))
+    census = census.filter(census.day.epoch_days() - census.start_day.epoch_days() >= days)
+    census = _with_area(lake, census)
+    return Units(
+        _select(
+            census,
+            period=census.period,
+            partner=census.partner,
+            num=ibis.literal(1),
+            den=ibis.literal(0),
+        ),
+        Denominator.DAYS,
+    )
+
+
+@measure("bed_occupancy")
+def bed_occupancy(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Occupied beds at each midnight at partners with general and acute beds."""
+    stays = _inpatient_stays(lake).filter(_.partner.isin(list(ctx.beds) or [""]))
+    census = _with_area(lake, _midnight_census(lake, ctx, stays))
+    return Units(
+        _select(
+            census,
+            period=census.period,
+            partner=census.partner,
+            num=ibis.literal(1),
+            den=ibis.literal(0),
+        ),
+        Denominator.BEDS,
+    )
+
+
+@measure("delayed_discharges")
+def delayed_discharges(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Inpatients at each midnight past their discharge ready date."""
+    stays = _inpatient_stays(lake).filter(_.discharge_ready.notnull())
+    census = _midnight_census(lake, ctx, stays)
+    census = _with_area(lake, census.filter(census.discharge_ready.date() <= census.day))
+    return Units(
+        _select(
+            census,
+            period=census.period,
+            partner=census.partner,
+            num=ibis.literal(1),
+            den=ibis.literal(0),
+        ),
+        Denominator.DAYS,
+    )
+
+
+@measure("emergency_admissions")
+def emergency_admissions(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Emergency admissions in the month (per the registered population)."""
+    a = lake.admission.filter(_.emergency)
+    a = _with_area(lake, a.mutate(day=a.admitted.date()))
+    a = a.filter(_in_window(a.day, ctx))
+    return Units(
+        _select(
+            a,
+            period=a.day.truncate("M"),
+            partner=a.partner,
+            num=ibis.literal(1),
+            den=ibis.literal(0),
+        ),
+        Denominator.POPULATION,
+    )
+
+
+@measure("readmissions")
+def readmissions(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Inpatient discharges alive in the month, and those followed by an emergency admission
+    within N days."""
+    days = int(p.get("days", 30))
+    a = lake.admission
+    discharges = a.filter(
+        a.discharged.notnull(),
+        a.discharge_destination.isnull() | (a.discharge_destination != "79"),
+    ).mutate(out=a.discharged, out_day=a.discharged.date())
+    discharges = discharges.filter(_in_window(discharges.out_day, ctx))
+    again = a.filter(a.emergency).select(person=a.person_id, back=a.admitted)
+    joined = discharges.join(
+        again,
+        [
+            discharges.person_id == again.person,
+            again.back > discharges.out,
+            again.back.date().epoch_days() - discharges.out_day.epoch_days() <= days,
+        ],
+    )
+    readmitted = joined.select("person_id", "out").distinct().mutate(readmitted=1)
+    marked = discharges.left_join(readmitted, ["person_id", "out"])
+    marked = marked.mutate(readmitted=marked.readmitted.fill_null(0))
+    marked = marked.drop(*[c for c in marked.columns if c.endswith("_right")])
+    marked = _with_area(lake, marked)
+    return Units(
+        _select(
+            marked,
+            period=marked.out_day.truncate("M"),
+            partner=marked.partner,
+            num=marked.readmitted,
+            den=ibis.literal(1),
+        ),
+        Denominator.ROWS,
+    )
+
+
+@measure("gp_appointments")
+def gp_appointments(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """GP practice appointments in the month (per the registered population)."""
+    e = lake.encounter.filter(_.feed == "gp-fhir", _.start.notnull())
+    e = _with_area(lake, e.mutate(day=e.start.date()))
+    e = e.filter(_in_window(e.day, ctx))
+    return Units(
+        _select(
+            e,
+            period=e.day.truncate("M"),
+            partner=e.partner,
+            num=ibis.literal(1),
+            den=ibis.literal(0),
+        ),
+        Denominator.POPULATION,
+    )
+
+
+@measure("finance_spend")
+def finance_spend(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Actual spend against budget by partner and programme (the ICB's ledger)."""
+    if ctx.finance is None:
+        empty = ibis.memtable(
+            pa.table(
+                {
+                    "period": pa.array([], pa.date32()),
+                    "partner": pa.array([], pa.string()),
+                    "area": pa.array([], pa.string()),
+                    "programme": pa.array([], pa.string()),
+                    "num": pa.array([], pa.float64()),
+                    "den": pa.array([], pa.float64()),
+                }
+            )
+        )
+        return Units(empty, Denominator.ROWS)
+    f = ctx.finance
+    f = f.filter(_in_window(f.month, ctx))
+    return Units(
+        f.select(
+            period=f.month.cast("date"),
+            partner=f.partner.cast("string"),
+            area=ibis.null().cast("string"),
+            programme=f.programme.cast("string"),
+            num=f.actual.cast("float64"),
+            den=f.budget.cast("float64"),
+        ),
+        Denominator.ROWS,
+    )
+
+
+# --- putting them together ------------------------------------------------------------------
+
+#: The columns of :func:`compute_indicators`' result.
+VALUE_SCHEMA: Final = pa.schema(
+    [
+        ("indicator", pa.string()),
+        ("level", pa.string()),  # system | partner | area | programme
+        ("group", pa.string()),  # the partner's ODS code, the area's code... ("ICS" for the system)
+        ("period", pa.date32()),
+        ("numerator", pa.float64()),
+        ("denominator", pa.float64()),
+        ("value", pa.float64()),
+    ]
+)
+
+SYSTEM: Final = "ICS"
+
+
+def compute_indicators(lake: Lake, indicators: Sequence[Indicator], ctx: Context) -> pa.Table:
+    """Every available indicator for every month of ``ctx``: for the system and each of the
+    indicator's dimensions (one row per indicator, level, group and month)."""
+    populations = _populations(lake)
+    days_in = {
+        m: ((m.replace(day=28) + timedelta(days=4)).replace(day=1) - m).days for m in ctx.months
+    }
+    rows: list[dict[str, Any]] = []
+    for indicator in indicators:
+        if indicator.measure is None:
+            continue
+        units = MEASURES[indicator.measure](lake, ctx, indicator.parameters)
+        for level in ("system", *indicator.dimensions):
+            column = {"partner": "partner", "area": "area", "programme": "programme"}.get(level)
+            t = units.table
+            keyed = (
+                t.mutate(group=ibis.literal(SYSTEM))
+                if column is None
+                else t.mutate(group=t[column])
+            )
+            keyed = keyed.filter(keyed.group.notnull())
+            sums = (
+                keyed.group_by("group", "period")
+                .aggregate(numerator=keyed.num.sum(), denominator=keyed.den.sum())
+                .to_pyarrow()
+                .to_pylist()
+            )
+            found = {(r["group"], r["period"]): r for r in sums}
+            groups = sorted({g for g, _ in found}) or ([SYSTEM] if column is None else [])
+            for group in groups:
+                for month in ctx.months:
+                    r = found.get((group, month), {"numerator": 0.0, "denominator": 0.0})
+                    numerator = float(r["numerator"] or 0.0)
+                    denominator = _denominator(
+                        units.denominator,
+                        float(r["denominator"] or 0.0),
+                        level,
+                        group,
+                        month,
+                        days_in,
+                        populations,
+                        ctx,
+                    )
+                    value = _value(indicator, numerator, denominator)
+                    rows.append(
+                        {
+                            "indicator": indicator.key,
+                            "level": level,
+                            "group": group,
+                            "period": month,
+                            "numerator": numerator,
+                            "denominator": denominator,
+                            "value": value,
+                        }
+                    )
+    return pa.Table.from_pylist(rows, schema=VALUE_SCHEMA)
+
+
+def _value(indicator: Indicator, numerator: float, denominator: float | None) -> float | None:
+    if denominator is None:
+        return numerator * indicator.factor
+    if denominator == 0:
+        return None
+    return numerator / denominator * indicator.factor
+
+
+def _denominator(
+    kind: Denominator,
+    rows: float,
+    level: str,
+    group: str,
+    month: date,
+    days_in: Mapping[date, int],
+    populations: Mapping[tuple[str, str], int],
+    ctx: Context,
+) -> float | None:
+    if kind is Denominator.ROWS:
+        return rows
+    if kind is Denominator.NONE:
+        return None
+    if kind is Denominator.DAYS:
+        return float(days_in[month])
+    if kind is Denominator.BEDS:
+        beds = sum(ctx.beds.values()) if level == "system" else ctx.beds.get(group, 0)
+        return float(beds * days_in[month])
+    return float(populations.get((level, group), 0))  # POPULATION
+
+
+def _populations(lake: Lake) -> dict[tuple[str, str], int]:
+    """The registered population of the system, each area and each practice."""
+    people = registered_population(lake)
+    out: dict[tuple[str, str], int] = {("system", SYSTEM): int(people.count().to_pyarrow().as_py())}
+    for level, column in (("area", "area"), ("partner", "practice")):
+        for r in people.group_by(column).aggregate(n=_.count()).to_pyarrow().to_pylist():
+            if r[column] is not None:
+                out[(level, str(r[column]))] = int(r["n"])
+    return out
