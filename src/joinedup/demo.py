@@ -3,7 +3,8 @@
 The demo drives the same pipeline real partners' data would take: every synthetic feed is
 ingested (validated, quarantined where bad), the person index is linked with Splink, and
 the directory and registered population are loaded for the home page; the analysts' lake
-is refreshed and population health run on it (risk model, measures, cohorts, needs). When ``var/``
+is refreshed, population health run on it (risk model, measures, cohorts, needs), and
+system oversight's indicators computed (with the ICB's finance ledger). When ``var/``
 already holds a demo made with the same directory file, size, seed and period, all of that
 is skipped, so a second ``make demo`` starts in seconds.
 """
@@ -21,10 +22,16 @@ from typing import Any
 import orjson
 
 from joinedup.directory import load_directory
-from joinedup.directory.store import read_population_csv, save_directory, save_registered_population
+from joinedup.directory.store import (
+    read_directory,
+    read_population_csv,
+    save_directory,
+    save_registered_population,
+)
 from joinedup.feeds.config import feeds_file_for, load_feed_config
 from joinedup.feeds.intake import files_under, ingest_files
 from joinedup.identity.batch import run_linkage
+from joinedup.oversight.run import INDICATORS_FILE, import_finance, refresh_oversight
 from joinedup.population.lake import SCHEMAS, refresh_lake
 from joinedup.population.measures import duckdb_lake
 from joinedup.population.run import PERSON_MEASURES, STEPS, run_population
@@ -173,6 +180,21 @@ def prepare_demo(
                 out_dir=settings.population_dir,
                 progress=lambda _step: ran(1),
             )
+        # System oversight: the ICB's finance ledger, then every indicator by month.
+        if lake_run.written or not (settings.oversight_dir / INDICATORS_FILE).is_file():
+            for ledger in sorted((out / "feeds").glob("icb-*/finance/ledger.csv")):
+                import_finance(ledger, settings.oversight_dir)
+            refreshed_oversight = stage("System oversight (indicators)", 1)
+            with sessions() as session:
+                directory_now = read_directory(session)
+            refresh_oversight(
+                duckdb_lake(settings.lake_dir),
+                directory=directory_now,
+                out_dir=settings.oversight_dir,
+                as_of=date.fromisoformat(manifest["period"]["end"]),
+                catalogue=settings.indicator_catalogue,
+            )
+            refreshed_oversight(1)
     finally:
         engine.dispose()
     return DemoSummary(

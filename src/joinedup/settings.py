@@ -19,6 +19,7 @@ DEFAULT_DIRECTORY = (
 
 #: The access policy shipped with JoinedUp: roles, actions, sensitivity, break-glass.
 DEFAULT_POLICY = Path(__file__).parent / "access" / "policy.yaml"
+DEFAULT_INDICATOR_CATALOGUE = Path(__file__).parent / "oversight" / "catalogue.yaml"
 
 
 class Settings(BaseSettings):
@@ -76,6 +77,10 @@ class Settings(BaseSettings):
         description="Folder of published reference data the lake reads: postcode-lookup.csv "
         "(postcode, small_area, imd_decile) and national-data-opt-outs.csv (nhs_number); the "
         "demo's synthetic ICS's if unset.",
+    )
+    indicator_catalogue: Path = Field(
+        default=DEFAULT_INDICATOR_CATALOGUE,
+        description="System oversight's indicator catalogue (YAML): definitions and targets.",
     )
     policy_file: Path = Field(
         default=DEFAULT_POLICY,

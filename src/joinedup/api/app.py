@@ -24,6 +24,7 @@ from joinedup.web import (
     NHSUK_DIR,
     STATIC_DIR,
     identity_pages,
+    oversight_pages,
     pages,
     population_pages,
     privacy_pages,
@@ -38,7 +39,8 @@ care across its partners: GP practices, trusts, councils and the voluntary secto
 
 The home page (`/`) shows the ICS: its areas, partners, services and registered population.
 `/record` is the single patient view; `/population` is population health (dashboards,
-cohorts, inequalities, the needs assessment; aggregate and pseudonymised); `/fhir` is the shared care record as a FHIR R4 API
+cohorts, inequalities, the needs assessment; aggregate and pseudonymised); `/oversight` is
+system oversight (the indicators read with statistical process control, the board report); `/fhir` is the shared care record as a FHIR R4 API
 (bearer token from the ICS's OpenID Connect provider; every person-level request is
 checked against the access policy and audited). `/healthz` says whether the service can
 reach its operational store.
@@ -127,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_pages.router)
     app.include_router(privacy_pages.router)
     app.include_router(population_pages.router)
+    app.include_router(oversight_pages.router)
     app.include_router(dev_idp.router)
     fhir.install(app)
     return app

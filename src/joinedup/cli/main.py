@@ -19,6 +19,7 @@ from joinedup.cli.output import (
     print_table,
     progress_bars,
 )
+from joinedup.cli.oversight import oversight_app
 from joinedup.cli.population import lake_app, population_app
 from joinedup.directory import DirectoryError, load_directory
 from joinedup.settings import Settings
@@ -35,6 +36,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(audit_app, name="audit")
 app.add_typer(lake_app, name="lake")
 app.add_typer(population_app, name="population")
+app.add_typer(oversight_app, name="oversight")
 
 
 @app.command()

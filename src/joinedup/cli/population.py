@@ -251,7 +251,8 @@ def report(
 ) -> None:
     """The needs assessment for the strategic commissioners: as a PDF or HTML file
     (--out), or printed (--format json for the figures)."""
-    from joinedup.web.population_pages import group_labels, render_report, report_to_pdf
+    from joinedup.web.pdf import html_to_pdf
+    from joinedup.web.population_pages import group_labels, render_report
 
     if out is not None and out.suffix.lower() not in (".pdf", ".html"):
         raise fail("--out: name a .pdf or a .html file")
@@ -269,7 +270,7 @@ def report(
             pdf=True,
             labels=group_labels(directory),
         )
-        out.write_bytes(report_to_pdf(html) if out.suffix.lower() == ".pdf" else html.encode())
+        out.write_bytes(html_to_pdf(html) if out.suffix.lower() == ".pdf" else html.encode())
         errors.print(f"wrote {out}")
     if output is OutputFormat.json:
         print_json(needs.to_dict())

@@ -24,10 +24,12 @@ import pyarrow.parquet as pq
 from joinedup.directory.model import Directory, OrganisationKind
 from joinedup.oversight.catalogue import DEFAULT_CATALOGUE, Indicator, load_catalogue
 from joinedup.oversight.compute import MEASURES, Context, compute_indicators, months_ending
+from joinedup.oversight.national import read_ae_attendances, write_national
 from joinedup.population.measures import Lake, registered_population
 
 INDICATORS_FILE: Final = "indicators.parquet"
 FINANCE_FILE: Final = "finance.parquet"
+NATIONAL_FILE: Final = "national-ae.parquet"
 #: Months reported (three years, as the board looks back).
 DEFAULT_MONTHS: Final = 36
 
@@ -84,6 +86,15 @@ def import_finance(ledger: Path, out_dir: Path) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(pa.Table.from_pylist(rows, schema=FINANCE_SCHEMA), out_dir / FINANCE_FILE)
     return len(rows)
+
+
+def import_national(path: Path, out_dir: Path) -> int:
+    """Check NHS England's monthly A&E statistics (the tidy CSV: period, org_code, type,
+    attendances, breaches, admissions) and keep them for benchmarking; their rows."""
+    data = read_ae_attendances(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_national(data, out_dir / NATIONAL_FILE)
+    return int(data.table.num_rows)
 
 
 def acute_beds(directory: Directory | None, lake: Lake) -> dict[str, int]:

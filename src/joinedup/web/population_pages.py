@@ -46,6 +46,7 @@ from joinedup.records.person import join
 from joinedup.settings import Settings
 from joinedup.web import charts
 from joinedup.web.pages import group_name, templates
+from joinedup.web.pdf import html_to_pdf
 from joinedup.web.record_pages import ROLE_NAMES, banner, refused_page
 
 router = APIRouter(include_in_schema=False)
@@ -456,7 +457,7 @@ def report_pdf(request: Request, session: SessionDep, user: CurrentUser) -> Resp
     except NoLake:
         return _no_lake(request, user)
     labels = _labels(request, session)
-    pdf = report_to_pdf(render_report(needs, ics_name=_ics_name(request), pdf=True, labels=labels))
+    pdf = html_to_pdf(render_report(needs, ics_name=_ics_name(request), pdf=True, labels=labels))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -640,14 +641,6 @@ def render_report(
         "segments": BRIDGES_TO_HEALTH,
     }
     return templates.get_template("population_report.html").render(context)
-
-
-def report_to_pdf(html: str) -> bytes:
-    """The report's HTML as a PDF (WeasyPrint; its stylesheet is inline)."""
-    from weasyprint import HTML  # imported here: Pango loads only when a PDF is asked for
-
-    pdf: bytes = HTML(string=html, base_url=str(Path(__file__).parent)).write_pdf()
-    return pdf
 
 
 def _band_start(band: str) -> int:
