@@ -10,9 +10,10 @@ wrote (``var/oversight/``) and remember it until it is written again, so they ar
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -38,6 +39,7 @@ from joinedup.web.record_pages import ROLE_NAMES, refused_page
 from joinedup.web.spc_chart import assurance_icon, spc_chart, variation_icon
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 #: How each level is named.
 LEVEL_NAMES = {
@@ -70,6 +72,7 @@ class OversightView:
         self._token: tuple[float, float] | None = None
         self._values: IndicatorValues | None = None
         self._national: NationalAe | None = None
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self.indicators: list[Indicator] = load_catalogue(
             settings.indicator_catalogue, measures=frozenset(MEASURES)
         )
@@ -85,8 +88,18 @@ class OversightView:
             if token != self._token or self._values is None:
                 self._values = IndicatorValues.read(path)
                 self._national = read_national(national) if national.is_file() else None
+                self._memo.clear()
                 self._token = token
             return self._values
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, or what it gave for the same key since the last refresh (charts
+        and SPC are the same until the indicators are written again)."""
+        self.values()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        result: T = self._memo[key]
+        return result
 
     def national(self) -> NationalAe | None:
         """NHS England's published A&E statistics, if imported."""
@@ -269,7 +282,10 @@ def dashboard(
             levels=values.levels(),
             level_names=LEVEL_NAMES,
             labels=labels,
-            rows=matrix(summary(values, view.indicators, level, group)),
+            rows=view.remember(
+                ("matrix", level, group),
+                lambda: matrix(summary(values, view.indicators, level, group)),
+            ),
         ),
     )
 
@@ -301,13 +317,18 @@ def indicator_page(
         return _no_data(request, user)
     level, group = _level_and_group(values, level, group)
     labels = _labels(request, session)
-    series = values.series(indicator, level, group)
+    series = view.remember(
+        ("series", key, level, group), lambda: values.series(indicator, level, group)
+    )
     national = view.national()
     benchmark = None
     if national is not None and key in ("ae_4h_all", "ae_4h_type1"):
         org = group if level == "partner" else "REF"
         if org in national.providers:
-            benchmark = national_chart(national, org, "1" if key == "ae_4h_type1" else None)
+            type_ = "1" if key == "ae_4h_type1" else None
+            benchmark = view.remember(
+                ("national", org, type_), lambda: national_chart(national, org, type_)
+            )
     breakdowns = {
         lv: [(g, labels.get(g, g)) for g in values.groups(key, lv)] for lv in indicator.dimensions
     }
@@ -322,7 +343,10 @@ def indicator_page(
             group=group,
             group_name=labels.get(group, group),
             series=series,
-            chart=series_chart(series, f"{indicator.name}: {labels.get(group, group)}")
+            chart=view.remember(
+                ("chart", key, level, group),
+                lambda: series_chart(series, f"{indicator.name}: {labels.get(group, group)}"),
+            )
             if series
             else None,
             months=_months(series) if series else [],
