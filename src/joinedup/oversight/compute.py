@@ -179,23 +179,44 @@ def _inpatient_stays(lake: Lake) -> Table:
 # --- the measures ---------------------------------------------------------------------------
 
 
+def _events_by_month(
+    lake: Lake,
+    ctx: Context,
+    events: Table,
+    when: str,
+    *,
+    num: Callable[[Table], Any] | None = None,
+    denominator: Denominator,
+) -> Units:
+    """Events counted in the month of their ``when`` (a timestamp): ``num`` says which count
+    towards the numerator (all of them, when None); each is one of the denominator's rows."""
+    e = _with_area(lake, events.mutate(day=events[when].date()))
+    e = e.filter(_in_window(e.day, ctx))
+    return Units(
+        _select(
+            e,
+            period=e.day.truncate("M"),
+            partner=e.partner,
+            num=ibis.literal(1) if num is None else num(e),
+            den=ibis.literal(1 if denominator is Denominator.ROWS else 0),
+        ),
+        denominator,
+    )
+
+
 @measure("ae_four_hour")
 def ae_four_hour(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Attendances (of the given department types) and those within 4 hours."""
     types = [str(t) for t in p.get("department_types", ["1", "2", "3"])]
     a = lake.ae_attendance
     a = a.filter(a.department_type.isin(types), a.minutes.notnull())
-    a = _with_area(lake, a.mutate(day=a.arrival.date()))
-    a = a.filter(_in_window(a.day, ctx))
-    return Units(
-        _select(
-            a,
-            period=a.day.truncate("M"),
-            partner=a.partner,
-            num=a.within_4_hours.cast("int8"),
-            den=ibis.literal(1),
-        ),
-        Denominator.ROWS,
+    return _events_by_month(
+        lake,
+        ctx,
+        a,
+        "arrival",
+        num=lambda e: e.within_4_hours.cast("int8"),
+        denominator=Denominator.ROWS,
     )
 
 
@@ -203,17 +224,13 @@ def ae_four_hour(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
 def ae_twelve_hours(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Attendances, and those 12 hours or more from arrival to leaving."""
     a = lake.ae_attendance.filter(_.minutes.notnull())
-    a = _with_area(lake, a.mutate(day=a.arrival.date()))
-    a = a.filter(_in_window(a.day, ctx))
-    return Units(
-        _select(
-            a,
-            period=a.day.truncate("M"),
-            partner=a.partner,
-            num=(a.minutes >= 720).cast("int8"),
-            den=ibis.literal(1),
-        ),
-        Denominator.ROWS,
+    return _events_by_month(
+        lake,
+        ctx,
+        a,
+        "arrival",
+        num=lambda e: (e.minutes >= 720).cast("int8"),
+        denominator=Denominator.ROWS,
     )
 
 
@@ -276,66 +293,48 @@ def diagnostics_over(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     )
 
 
-@measure("cancer_faster_diagnosis")
-def cancer_faster_diagnosis(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
-    """Urgent referrals told in the month, and those told within 28 days of referral."""
-    c = lake.cancer_pathway.filter(_.faster_diagnosis.notnull(), _.referral.notnull())
-    c = _with_area(lake, c.filter(_in_window(c.faster_diagnosis, ctx)))
-    days = c.faster_diagnosis.epoch_days() - c.referral.epoch_days()
+def _cancer_standard(lake: Lake, ctx: Context, *, event: str, since: str, within: int) -> Units:
+    """Cancer pathways whose ``event`` (a date column) falls in the month, and those whose
+    ``event`` came within ``within`` days of ``since``."""
+    c = lake.cancer_pathway.filter(
+        lake.cancer_pathway[event].notnull(), lake.cancer_pathway[since].notnull()
+    )
+    c = _with_area(lake, c.filter(_in_window(c[event], ctx)))
+    days = c[event].epoch_days() - c[since].epoch_days()
     return Units(
         _select(
             c,
-            period=c.faster_diagnosis.truncate("M"),
+            period=c[event].truncate("M"),
             partner=c.partner,
-            num=(days <= 28).cast("int8"),
+            num=(days <= within).cast("int8"),
             den=ibis.literal(1),
         ),
         Denominator.ROWS,
     )
 
 
+@measure("cancer_faster_diagnosis")
+def cancer_faster_diagnosis(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Urgent referrals told in the month, and those told within 28 days of referral."""
+    return _cancer_standard(lake, ctx, event="faster_diagnosis", since="referral", within=28)
+
+
 @measure("cancer_31_day")
 def cancer_31_day(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """First treatments in the month, and those within 31 days of the decision to treat."""
-    c = lake.cancer_pathway.filter(_.first_treatment.notnull(), _.decision_to_treat.notnull())
-    c = _with_area(lake, c.filter(_in_window(c.first_treatment, ctx)))
-    days = c.first_treatment.epoch_days() - c.decision_to_treat.epoch_days()
-    return Units(
-        _select(
-            c,
-            period=c.first_treatment.truncate("M"),
-            partner=c.partner,
-            num=(days <= 31).cast("int8"),
-            den=ibis.literal(1),
-        ),
-        Denominator.ROWS,
+    return _cancer_standard(
+        lake, ctx, event="first_treatment", since="decision_to_treat", within=31
     )
 
 
 @measure("cancer_62_day")
 def cancer_62_day(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """First treatments in the month after an urgent referral, and those within 62 days."""
-    c = lake.cancer_pathway.filter(_.first_treatment.notnull(), _.referral.notnull())
-    c = _with_area(lake, c.filter(_in_window(c.first_treatment, ctx)))
-    days = c.first_treatment.epoch_days() - c.referral.epoch_days()
-    return Units(
-        _select(
-            c,
-            period=c.first_treatment.truncate("M"),
-            partner=c.partner,
-            num=(days <= 62).cast("int8"),
-            den=ibis.literal(1),
-        ),
-        Denominator.ROWS,
-    )
+    return _cancer_standard(lake, ctx, event="first_treatment", since="referral", within=62)
 
 
-@measure("inpatients_staying")
-def inpatients_staying(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
-    """Inpatients at each midnight who had been in hospital N days or more."""
-    days = int(p.get("days", 7))
-    census = _midnight_census(lake, ctx, _inpatient_stays(lake))
-    census = census.filter(census.day.epoch_days() - census.start_day.epoch_days() >= days)
+def _census_units(lake: Lake, census: Table, denominator: Denominator) -> Units:
+    """One unit per stay per midnight counted (an average daily count, or occupancy)."""
     census = _with_area(lake, census)
     return Units(
         _select(
@@ -345,25 +344,24 @@ def inpatients_staying(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
             num=ibis.literal(1),
             den=ibis.literal(0),
         ),
-        Denominator.DAYS,
+        denominator,
     )
+
+
+@measure("inpatients_staying")
+def inpatients_staying(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Inpatients at each midnight who had been in hospital N days or more."""
+    days = int(p.get("days", 7))
+    census = _midnight_census(lake, ctx, _inpatient_stays(lake))
+    census = census.filter(census.day.epoch_days() - census.start_day.epoch_days() >= days)
+    return _census_units(lake, census, Denominator.DAYS)
 
 
 @measure("bed_occupancy")
 def bed_occupancy(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Occupied beds at each midnight at partners with general and acute beds."""
     stays = _inpatient_stays(lake).filter(_.partner.isin(list(ctx.beds) or [""]))
-    census = _with_area(lake, _midnight_census(lake, ctx, stays))
-    return Units(
-        _select(
-            census,
-            period=census.period,
-            partner=census.partner,
-            num=ibis.literal(1),
-            den=ibis.literal(0),
-        ),
-        Denominator.BEDS,
-    )
+    return _census_units(lake, _midnight_census(lake, ctx, stays), Denominator.BEDS)
 
 
 @measure("delayed_discharges")
@@ -371,35 +369,15 @@ def delayed_discharges(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Inpatients at each midnight past their discharge ready date."""
     stays = _inpatient_stays(lake).filter(_.discharge_ready.notnull())
     census = _midnight_census(lake, ctx, stays)
-    census = _with_area(lake, census.filter(census.discharge_ready.date() <= census.day))
-    return Units(
-        _select(
-            census,
-            period=census.period,
-            partner=census.partner,
-            num=ibis.literal(1),
-            den=ibis.literal(0),
-        ),
-        Denominator.DAYS,
-    )
+    census = census.filter(census.discharge_ready.date() <= census.day)
+    return _census_units(lake, census, Denominator.DAYS)
 
 
 @measure("emergency_admissions")
 def emergency_admissions(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Emergency admissions in the month (per the registered population)."""
-    a = lake.admission.filter(_.emergency)
-    a = _with_area(lake, a.mutate(day=a.admitted.date()))
-    a = a.filter(_in_window(a.day, ctx))
-    return Units(
-        _select(
-            a,
-            period=a.day.truncate("M"),
-            partner=a.partner,
-            num=ibis.literal(1),
-            den=ibis.literal(0),
-        ),
-        Denominator.POPULATION,
-    )
+    admissions = lake.admission.filter(_.emergency)
+    return _events_by_month(lake, ctx, admissions, "admitted", denominator=Denominator.POPULATION)
 
 
 @measure("readmissions")
@@ -442,19 +420,8 @@ def readmissions(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
 @measure("gp_appointments")
 def gp_appointments(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """GP practice appointments in the month (per the registered population)."""
-    e = lake.encounter.filter(_.feed == "gp-fhir", _.start.notnull())
-    e = _with_area(lake, e.mutate(day=e.start.date()))
-    e = e.filter(_in_window(e.day, ctx))
-    return Units(
-        _select(
-            e,
-            period=e.day.truncate("M"),
-            partner=e.partner,
-            num=ibis.literal(1),
-            den=ibis.literal(0),
-        ),
-        Denominator.POPULATION,
-    )
+    appointments = lake.encounter.filter(_.feed == "gp-fhir", _.start.notnull())
+    return _events_by_month(lake, ctx, appointments, "start", denominator=Denominator.POPULATION)
 
 
 @measure("finance_spend")
