@@ -32,15 +32,35 @@ written to two decimal places, ids are derived from the input).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+
+from joinedup.web import svg
+from joinedup.web.svg import (
+    FONT_FAMILY,
+    FONT_SIZE,
+    NHS_AQUA_GREEN,
+    NHS_BLUE,
+    NHS_DARK_BLUE,
+    NHS_DARK_GREY,
+    NHS_GREEN,
+    NHS_GREY_4,
+    NHS_LIGHT_GREEN,
+    NHS_MID_GREY,
+    NHS_PINK,
+    NHS_PURPLE,
+    NHS_RED,
+    NHS_TEXT,
+    NHS_WARM_YELLOW,
+    NHS_WHITE,
+    SMALL_FONT_SIZE,
+)
 
 __all__ = [
     "FONT_FAMILY",
@@ -59,27 +79,6 @@ __all__ = [
     "population_pyramid",
     "stacked_bar_chart",
 ]
-
-# --- the NHS.UK palette --------------------------------------------------------------------
-
-NHS_BLUE = "#005eb8"
-NHS_DARK_BLUE = "#003087"
-NHS_TEXT = "#212b32"
-NHS_DARK_GREY = "#425563"
-NHS_MID_GREY = "#768692"
-NHS_GREY_4 = "#d8dde0"
-NHS_PALE_GREY = "#e8edee"
-NHS_WHITE = "#ffffff"
-NHS_WARM_YELLOW = "#ffb81c"
-NHS_GREEN = "#007f3b"
-NHS_LIGHT_GREEN = "#78be20"
-NHS_RED = "#d5281b"
-NHS_AQUA_GREEN = "#00a499"
-NHS_PURPLE = "#330072"
-NHS_PINK = "#ae2573"
-
-#: The page's font (NHS.UK frontend), with the fallbacks it uses.
-FONT_FAMILY = '"Frutiger W01", Arial, sans-serif'
 
 #: Colours for series that are told apart by colour plus a legend (bars, lines), in order.
 #: Each has at least 3:1 contrast with white, so a bar or a line stands out from the page.
@@ -109,17 +108,12 @@ SEGMENT_COLOURS: tuple[str, ...] = (
 )
 
 DEFAULT_WIDTH = 640
-FONT_SIZE = 14
-SMALL_FONT_SIZE = 12
 PADDING = 8
 TITLE_HEIGHT = 26
 LEGEND_ROW_HEIGHT = 22
 AXIS_HEIGHT = 44  # tick labels and the axis title under the bars
 
 _HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
-_CHART_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-# XML 1.0 cannot hold these even escaped; a label with one would make the SVG unreadable.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -242,12 +236,6 @@ class PyramidOutline:
 # --- numbers ----------------------------------------------------------------------------
 
 
-def _num(value: float) -> str:
-    """A coordinate: at most two decimals, no trailing zeros, never ``-0``."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
 def format_value(value: float, value_format: ValueFormat, decimals: int | None = None) -> str:
     """``value`` written in full, as in tooltips: ``12.3%``, ``4.5 per 1,000``, ``12,345``."""
     return _Format(ValueFormat(value_format), decimals).full(value)
@@ -343,7 +331,7 @@ def nice_ticks(
 
 def _tick_label_width(ticks: Sequence[float], fmt: _Format) -> float:
     places = fmt.tick_places(ticks)
-    return max(_text_width(fmt.tick(tick, places), SMALL_FONT_SIZE) for tick in ticks)
+    return max(svg.text_width(fmt.tick(tick, places), SMALL_FONT_SIZE) for tick in ticks)
 
 
 def _ticks_that_fit(
@@ -383,175 +371,6 @@ def _labelled(ticks: Sequence[float], every: int) -> list[bool]:
     return [round(tick / step) % every == 0 for tick in ticks]
 
 
-@dataclass(frozen=True)
-class _Scale:
-    """Maps values in ``domain`` linearly onto pixels in ``pixels``."""
-
-    domain: tuple[float, float]
-    pixels: tuple[float, float]
-
-    def __call__(self, value: float) -> float:
-        (d0, d1), (p0, p1) = self.domain, self.pixels
-        return p0 + (value - d0) / (d1 - d0) * (p1 - p0)
-
-
-# --- text -------------------------------------------------------------------------------
-
-# Advance widths (in ems) of Arial's ASCII glyphs, grouped; there are no font metrics on
-# the server, and a close estimate is enough to lay out labels and to truncate long ones.
-_GLYPH_WIDTHS: dict[str, float] = {
-    character: width
-    for characters, width in (
-        ("'|", 0.2),
-        ("ijl", 0.222),
-        (" !,./:;I[\\]ft", 0.278),
-        ("()-`r{}", 0.333),
-        ('*"', 0.38),
-        ("^", 0.47),
-        ("Jckvxyzs", 0.5),
-        ("0123456789abdeghnopqu#$?_L", 0.556),
-        ("+<=>~", 0.584),
-        ("FTZ", 0.611),
-        ("ABEKPSVXY&", 0.667),
-        ("CDHNRUw", 0.722),
-        ("GOQ", 0.778),
-        ("Mm", 0.833),
-        ("%", 0.889),
-        ("W", 0.944),
-        ("@", 1.015),
-    )
-    for character in characters
-}
-# The server's fallback font (DejaVu Sans) is about a tenth wider than Arial; Frutiger is
-# close to Arial. Estimating on the wide side means a label never runs into the bars.
-_FONT_WIDENING = 1.12
-_BOLD_WIDENING = 1.1
-ELLIPSIS = "\u2026"
-
-
-def _clean(text: str) -> str:
-    """Label text fit for XML: no characters XML forbids, whitespace runs as one space."""
-    return " ".join(_NOT_XML.sub("", text).split())
-
-
-def _text_width(text: str, size: float, *, bold: bool = False) -> float:
-    ems = sum(_GLYPH_WIDTHS.get(character, 0.6) for character in text)
-    return ems * size * _FONT_WIDENING * (_BOLD_WIDENING if bold else 1)
-
-
-def _fit(text: str, width: float, size: float, *, bold: bool = False) -> str:
-    """``text``, cut short with an ellipsis if it would be wider than ``width``."""
-    if _text_width(text, size, bold=bold) <= width:
-        return text
-    for end in range(len(text) - 1, 0, -1):
-        candidate = text[:end].rstrip() + ELLIPSIS
-        if _text_width(candidate, size, bold=bold) <= width:
-            return candidate
-    return ELLIPSIS
-
-
-def _luminance(colour: str) -> float:
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(one: str, other: str) -> float:
-    """WCAG 2 contrast ratio of two ``#rrggbb`` colours."""
-    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
-    return (light + 0.05) / (dark + 0.05)
-
-
-def _text_colour_on(fill: str) -> str:
-    """White or NHS text colour, whichever reads better on ``fill``."""
-    return NHS_WHITE if _contrast(fill, NHS_WHITE) >= _contrast(fill, NHS_TEXT) else NHS_TEXT
-
-
-def _outline_for(fill: str) -> str | None:
-    """An outline for a colour too light to stand out from white on its own (WCAG 1.4.11)."""
-    return NHS_DARK_GREY if _contrast(fill, NHS_WHITE) < 3 else None
-
-
-# --- SVG --------------------------------------------------------------------------------
-
-_Attrs = Mapping[str, str | float | int | None]
-
-
-def _attributes(attrs: _Attrs) -> str:
-    """Attributes in the order given (so output is stable), escaped; None left out."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None:
-            continue
-        written = _num(value) if isinstance(value, int | float) else str(escape(value))
-        parts.append(f' {name}="{written}"')
-    return "".join(parts)
-
-
-def _el(tag: str, attrs: _Attrs, content: str = "") -> str:
-    """One element. Attribute values are escaped; numbers written as coordinates."""
-    opening = tag + _attributes(attrs)
-    return f"<{opening}>{content}</{tag}>" if content else f"<{opening}/>"
-
-
-def _title(text: str) -> str:
-    return f"<title>{escape(_clean(text))}</title>"
-
-
-def _text(
-    x: float,
-    y: float,
-    text: str,
-    *,
-    size: float = FONT_SIZE,
-    anchor: str = "start",
-    fill: str = NHS_TEXT,
-    weight: str | None = None,
-) -> str:
-    """A text element whose vertical middle is at ``y`` (the baseline is put below it)."""
-    attrs: dict[str, str | float | None] = {
-        "x": x,
-        "y": y + size * 0.35,
-        "font-size": size,
-        "fill": fill,
-        "text-anchor": None if anchor == "start" else anchor,
-        "font-weight": weight,
-    }
-    return _el("text", attrs, str(escape(_clean(text))))
-
-
-def _label(
-    x: float,
-    y: float,
-    text: str,
-    width: float,
-    *,
-    size: float = FONT_SIZE,
-    anchor: str = "start",
-    fill: str = NHS_TEXT,
-    weight: str | None = None,
-) -> str:
-    """A label cut to ``width``; when cut, a tooltip keeps the full text."""
-    text = _clean(text)
-    fitted = _fit(text, width, size, bold=weight == "bold")
-    element = _text(x, y, fitted, size=size, anchor=anchor, fill=fill, weight=weight)
-    return element if fitted == text else f"<g>{_title(text)}{element}</g>"
-
-
-def _chart_id(kind: str, given: str | None, *parts: object) -> str:
-    """The id prefix for the chart's title, desc and pattern ids.
-
-    Derived from the input when not given, so output is deterministic and two different
-    charts on one page do not share ids.
-    """
-    if given is not None:
-        if not _CHART_ID.fullmatch(given):
-            raise ValueError(f"chart_id {given!r} is not a usable XML id")
-        return given
-    digest = hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{kind}-{digest[:10]}"
-
-
 def _check_colours(colours: Sequence[str], minimum: int) -> tuple[str, ...]:
     for colour in colours:
         if not _HEX_COLOUR.fullmatch(colour):
@@ -559,43 +378,6 @@ def _check_colours(colours: Sequence[str], minimum: int) -> tuple[str, ...]:
     if len(colours) < minimum:
         raise ValueError(f"need at least {minimum} colours, got {len(colours)}")
     return tuple(colour.lower() for colour in colours)
-
-
-def _svg(
-    *,
-    chart_id: str,
-    title: str,
-    description: str,
-    width: float,
-    height: float,
-    body: Sequence[str],
-    font_family: str,
-    defs: str = "",
-) -> Markup:
-    width, height = math.ceil(width), math.ceil(height)
-    opening = "<svg" + _attributes(
-        {
-            "xmlns": "http://www.w3.org/2000/svg",
-            "width": width,
-            "height": height,
-            "viewBox": f"0 0 {width} {height}",
-            "role": "img",
-            "aria-labelledby": f"{chart_id}-title {chart_id}-desc",
-            "font-family": font_family,
-        }
-    )
-    parts = [
-        f"{opening}>",
-        f'<title id="{chart_id}-title">{escape(_clean(title))}</title>',
-        f'<desc id="{chart_id}-desc">{escape(_clean(description))}</desc>',
-    ]
-    if defs:
-        parts.append(f"<defs>{defs}</defs>")
-    # A white ground: the page behind may be NHS grey, and colours were chosen against white.
-    parts.append(_el("rect", {"width": width, "height": height, "fill": NHS_WHITE}))
-    parts.extend(body)
-    parts.append("</svg>")
-    return Markup("".join(parts))
 
 
 def _empty_chart(
@@ -612,7 +394,7 @@ def _empty_chart(
     body, top = _heading(show_title, title, width)
     height = top + 96
     body.append(
-        _el(
+        svg.el(
             "rect",
             {
                 "x": PADDING,
@@ -624,8 +406,8 @@ def _empty_chart(
             },
         )
     )
-    body.append(_text(width / 2, top + 48, message, anchor="middle", fill=NHS_DARK_GREY))
-    return _svg(
+    body.append(svg.text(width / 2, top + 48, message, anchor="middle", fill=NHS_DARK_GREY))
+    return svg.document(
         chart_id=chart_id,
         title=title,
         description=description or f"{message} to show.",
@@ -636,16 +418,8 @@ def _empty_chart(
     )
 
 
-def _gridline(tick: float, x1: float, x2: float, y1: float, y2: float, colour: str) -> str:
-    # data-tick holds the exact value, so tests (and anyone) can read the scale back.
-    return _el(
-        "line",
-        {"x1": x1, "x2": x2, "y1": y1, "y2": y2, "stroke": colour, "data-tick": f"{tick:.12g}"},
-    )
-
-
 def _value_axis(
-    scale: _Scale,
+    scale: svg.Scale,
     ticks: Sequence[float],
     fmt: _Format,
     *,
@@ -654,7 +428,7 @@ def _value_axis(
     title: str,
     chart_width: float,
     every: int = 1,
-    mirror: _Scale | None = None,
+    mirror: svg.Scale | None = None,
 ) -> list[str]:
     """Vertical gridlines, the zero line, tick labels and the axis title under the plot.
 
@@ -670,11 +444,11 @@ def _value_axis(
         for tick, labelled in zip(ticks, labelled_ticks, strict=True):
             x = each(tick)
             colour = NHS_DARK_GREY if tick == 0 else NHS_GREY_4
-            grid.append(_gridline(tick, x, x, top, bottom, colour))
+            grid.append(svg.gridline(tick, x, top, x, bottom, colour))
             if not labelled:
                 continue
             labels.append(
-                _text(
+                svg.text(
                     x,
                     bottom + 12,
                     fmt.tick(tick, places),
@@ -685,16 +459,16 @@ def _value_axis(
             )
     left = min(scale.pixels + (mirror.pixels if mirror else ()))
     right = max(scale.pixels + (mirror.pixels if mirror else ()))
-    baseline = _el(
+    baseline = svg.el(
         "line", {"x1": left, "x2": right, "y1": bottom, "y2": bottom, "stroke": NHS_DARK_GREY}
     )
     parts = [*grid, baseline, *labels]
     if title:
         # Centred under the plot, but free to use the chart's whole width when it is long.
         room = chart_width - 2 * PADDING
-        half = _text_width(_fit(_clean(title), room, 13), 13) / 2
+        half = svg.text_width(svg.fit(svg.clean(title), room, 13), 13) / 2
         x = min(max((left + right) / 2, PADDING + half), chart_width - PADDING - half)
-        parts.append(_label(x, bottom + 32, title, room, anchor="middle", size=13))
+        parts.append(svg.label(x, bottom + 32, title, room, anchor="middle", size=13))
     return parts
 
 
@@ -712,14 +486,14 @@ def _legend(items: Sequence[_LegendItem], *, x: float, y: float, width: float) -
     cursor, row = x, 0
     for item in items:
         key_width = 20 if item.kind == "swatch" else 30
-        label_width = min(_text_width(_clean(item.label), FONT_SIZE), width - key_width)
+        label_width = min(svg.text_width(svg.clean(item.label), FONT_SIZE), width - key_width)
         entry_width = key_width + label_width + 18
         if cursor > x and cursor + entry_width > x + width:
             cursor, row = x, row + 1
         middle = y + row * LEGEND_ROW_HEIGHT + LEGEND_ROW_HEIGHT / 2
         if item.kind == "swatch":
             parts.append(
-                _el(
+                svg.el(
                     "rect",
                     {
                         "x": cursor,
@@ -727,20 +501,20 @@ def _legend(items: Sequence[_LegendItem], *, x: float, y: float, width: float) -
                         "width": 14,
                         "height": 14,
                         "fill": item.colour,
-                        "stroke": _outline_for(item.colour),
+                        "stroke": svg.outline_for(item.colour),
                     },
                 )
             )
         else:
             parts.append(_line_key(cursor, middle, item.colour, item.marker))
         text_x = cursor + key_width
-        parts.append(_label(text_x, middle, item.label, label_width + 1))
+        parts.append(svg.label(text_x, middle, item.label, label_width + 1))
         cursor = text_x + label_width + 18
     return "".join(parts), (row + 1) * LEGEND_ROW_HEIGHT if items else 0
 
 
 def _line_key(x: float, y: float, colour: str, marker: str | None) -> str:
-    line = _el(
+    line = svg.el(
         "line", {"x1": x, "x2": x + 24, "y1": y, "y2": y, "stroke": colour, "stroke-width": 2.5}
     )
     return line + (_marker(marker, x + 12, y, colour) if marker else "")
@@ -754,16 +528,16 @@ def _marker(shape: str, x: float, y: float, colour: str, title: str = "") -> str
         "stroke-width": 1.5,
         "data-mark": "point" if title else None,
     }
-    content = _title(title) if title else ""
+    content = svg.title(title) if title else ""
     if shape == "circle":
-        return _el("circle", {"cx": x, "cy": y, "r": 4.5, **attrs}, content)
+        return svg.el("circle", {"cx": x, "cy": y, "r": 4.5, **attrs}, content)
     if shape == "square":
-        return _el("rect", {"x": x - 4, "y": y - 4, "width": 8, "height": 8, **attrs}, content)
+        return svg.el("rect", {"x": x - 4, "y": y - 4, "width": 8, "height": 8, **attrs}, content)
     if shape == "diamond":
-        d = f"M{_num(x)} {_num(y - 5.5)}L{_num(x + 5.5)} {_num(y)}L{_num(x)} {_num(y + 5.5)}L{_num(x - 5.5)} {_num(y)}Z"
+        d = f"M{svg.num(x)} {svg.num(y - 5.5)}L{svg.num(x + 5.5)} {svg.num(y)}L{svg.num(x)} {svg.num(y + 5.5)}L{svg.num(x - 5.5)} {svg.num(y)}Z"
     else:  # triangle
-        d = f"M{_num(x)} {_num(y - 5.5)}L{_num(x + 5.5)} {_num(y + 4.5)}L{_num(x - 5.5)} {_num(y + 4.5)}Z"
-    return _el("path", {"d": d, **attrs}, content)
+        d = f"M{svg.num(x)} {svg.num(y - 5.5)}L{svg.num(x + 5.5)} {svg.num(y + 4.5)}L{svg.num(x - 5.5)} {svg.num(y + 4.5)}Z"
+    return svg.el("path", {"d": d, **attrs}, content)
 
 
 _MARKER_SHAPES = ("circle", "square", "diamond", "triangle")
@@ -771,7 +545,7 @@ _MARKER_SHAPES = ("circle", "square", "diamond", "triangle")
 
 def _halo_line(x1: float, y1: float, x2: float, y2: float, width: float) -> str:
     """A white line under a dark one, so the dark one shows on a blue bar too."""
-    return _el(
+    return svg.el(
         "line",
         {"x1": x1, "x2": x2, "y1": y1, "y2": y2, "stroke": NHS_WHITE, "stroke-width": width},
     )
@@ -781,7 +555,7 @@ def _heading(show: bool, title: str, width: float) -> tuple[list[str], float]:
     if not show:
         return [], 0
     return [
-        _label(PADDING, TITLE_HEIGHT / 2 + 2, title, width - 2 * PADDING, weight="bold", size=16)
+        svg.label(PADDING, TITLE_HEIGHT / 2 + 2, title, width - 2 * PADDING, weight="bold", size=16)
     ], TITLE_HEIGHT
 
 
@@ -791,7 +565,7 @@ def _values_range(values: Sequence[float]) -> tuple[float, float]:
 
 
 def _plain_list(names: Sequence[str]) -> str:
-    names = [_clean(name) for name in names]
+    names = [svg.clean(name) for name in names]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
@@ -818,7 +592,7 @@ class _HLayout:
 
     label_right: float  # category labels end here
     label_width: float
-    scale: _Scale
+    scale: svg.Scale
     ticks: tuple[float, ...]
     every: int = 1  # label every tick, or every other one
 
@@ -852,18 +626,20 @@ def _h_layout_for(
     label_size: float,
     ticks: tuple[float, ...],
 ) -> _HLayout:
-    longest = max((_text_width(_clean(label), label_size) for label in labels), default=0)
+    longest = max((svg.text_width(svg.clean(label), label_size) for label in labels), default=0)
     label_width = min(longest, width * 0.35)
     # Value labels sit outside the bar ends: room on the left for negative ones, on the
     # right for the rest; and half the outer tick labels, which are centred on their ticks.
-    negative = [_text_width(text, SMALL_FONT_SIZE) for value, text in end_labels if value < 0]
-    positive = [_text_width(text, SMALL_FONT_SIZE) for value, text in end_labels if value >= 0]
+    negative = [svg.text_width(text, SMALL_FONT_SIZE) for value, text in end_labels if value < 0]
+    positive = [svg.text_width(text, SMALL_FONT_SIZE) for value, text in end_labels if value >= 0]
     places = fmt.tick_places(ticks)
     left_room = max(
-        [w + 6 for w in negative] + [_text_width(fmt.tick(ticks[0], places), SMALL_FONT_SIZE) / 2]
+        [w + 6 for w in negative]
+        + [svg.text_width(fmt.tick(ticks[0], places), SMALL_FONT_SIZE) / 2]
     )
     right_room = max(
-        [w + 8 for w in positive] + [_text_width(fmt.tick(ticks[-1], places), SMALL_FONT_SIZE) / 2]
+        [w + 8 for w in positive]
+        + [svg.text_width(fmt.tick(ticks[-1], places), SMALL_FONT_SIZE) / 2]
     )
     label_right = PADDING + label_width
     x0 = label_right + 10 + left_room
@@ -872,7 +648,7 @@ def _h_layout_for(
         label_width = max(label_width - (width * 0.3 - (x1 - x0)), 40)
         label_right = PADDING + label_width
         x0 = label_right + 10 + left_room
-    return _HLayout(label_right, label_width, _Scale((ticks[0], ticks[-1]), (x0, x1)), ticks)
+    return _HLayout(label_right, label_width, svg.Scale((ticks[0], ticks[-1]), (x0, x1)), ticks)
 
 
 def _draw_hbar(
@@ -888,7 +664,7 @@ def _draw_hbar(
     middle = bar.top + bar.height / 2
     if bar.value is None:
         if bar.suppressed:
-            stub = _el(
+            stub = svg.el(
                 "rect",
                 {
                     "x": zero,
@@ -899,16 +675,18 @@ def _draw_hbar(
                     "stroke": NHS_MID_GREY,
                     "data-mark": "suppressed",
                 },
-                _title(bar.tooltip),
+                svg.title(bar.tooltip),
             )
-            note = _text(zero + 24, middle, "suppressed", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY)
+            note = svg.text(
+                zero + 24, middle, "suppressed", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY
+            )
             return [stub], [note]
-        note = _text(zero + 6, middle, "no data", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY)
-        return [f'<g data-mark="missing">{_title(bar.tooltip)}{note}</g>'], []
+        note = svg.text(zero + 6, middle, "no data", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY)
+        return [f'<g data-mark="missing">{svg.title(bar.tooltip)}{note}</g>'], []
     value = bar.value
     left, right = round(scale(min(0.0, value)), 2), round(scale(max(0.0, value)), 2)
     parts = [
-        _el(
+        svg.el(
             "rect",
             {
                 "x": left,
@@ -918,7 +696,7 @@ def _draw_hbar(
                 "fill": bar.colour,
                 "data-mark": "bar",
             },
-            _title(bar.tooltip),
+            svg.title(bar.tooltip),
         )
     ]
     reach_low, reach_high = value, value
@@ -927,18 +705,18 @@ def _draw_hbar(
         reach_low, reach_high = min(low, value), max(high, value)
         x_low, x_high = scale(low), scale(high)
         cap = min(bar.height / 2 - 1, 6)
-        halo = _el(
+        halo = svg.el(
             "path",
             {
-                "d": f"M{_num(x_low)} {_num(middle)}H{_num(x_high)}"
-                f"M{_num(x_low)} {_num(middle - cap)}V{_num(middle + cap)}"
-                f"M{_num(x_high)} {_num(middle - cap)}V{_num(middle + cap)}",
+                "d": f"M{svg.num(x_low)} {svg.num(middle)}H{svg.num(x_high)}"
+                f"M{svg.num(x_low)} {svg.num(middle - cap)}V{svg.num(middle + cap)}"
+                f"M{svg.num(x_high)} {svg.num(middle - cap)}V{svg.num(middle + cap)}",
                 "fill": "none",
                 "stroke": NHS_WHITE,
                 "stroke-width": 4,
             },
         )
-        line = _el(
+        line = svg.el(
             "line",
             {
                 "x1": x_low,
@@ -949,28 +727,28 @@ def _draw_hbar(
                 "stroke-width": 1.5,
             },
         )
-        caps = _el(
+        caps = svg.el(
             "path",
             {
-                "d": f"M{_num(x_low)} {_num(middle - cap)}V{_num(middle + cap)}"
-                f"M{_num(x_high)} {_num(middle - cap)}V{_num(middle + cap)}",
+                "d": f"M{svg.num(x_low)} {svg.num(middle - cap)}V{svg.num(middle + cap)}"
+                f"M{svg.num(x_high)} {svg.num(middle - cap)}V{svg.num(middle + cap)}",
                 "fill": "none",
                 "stroke": NHS_TEXT,
                 "stroke-width": 1.5,
             },
         )
-        parts.append(f'<g data-mark="whisker">{_title(bar.ci_tooltip)}{halo}{line}{caps}</g>')
+        parts.append(f'<g data-mark="whisker">{svg.title(bar.ci_tooltip)}{halo}{line}{caps}</g>')
     text = fmt.short(value)
-    text_width = _text_width(text, SMALL_FONT_SIZE)
+    text_width = svg.text_width(text, SMALL_FONT_SIZE)
     if value < 0:
         x = scale(reach_low) - 5
-        label = _text(x, middle, text, size=SMALL_FONT_SIZE, anchor="end")
+        label = svg.text(x, middle, text, size=SMALL_FONT_SIZE, anchor="end")
         x -= text_width
     else:
         x = scale(reach_high) + 5
-        label = _text(x, middle, text, size=SMALL_FONT_SIZE)
+        label = svg.text(x, middle, text, size=SMALL_FONT_SIZE)
     # A white box behind the value, so a reference line or gridline never strikes it through.
-    box = _el(
+    box = svg.el(
         "rect",
         {"x": x - 2, "y": middle - 8, "width": text_width + 4, "height": 16, "fill": NHS_WHITE},
     )
@@ -979,11 +757,11 @@ def _draw_hbar(
 
 def _hatch(hatch_id: str) -> str:
     """Diagonal grey hatching for suppressed bars (WeasyPrint draws patterns)."""
-    return _el(
+    return svg.el(
         "pattern",
         {"id": hatch_id, "patternUnits": "userSpaceOnUse", "width": 6, "height": 6},
-        _el("rect", {"width": 6, "height": 6, "fill": NHS_WHITE})
-        + _el(
+        svg.el("rect", {"width": 6, "height": 6, "fill": NHS_WHITE})
+        + svg.el(
             "path",
             {
                 "d": "M0 6L6 0M-1.5 1.5L1.5 -1.5M4.5 7.5L7.5 4.5",
@@ -1027,7 +805,7 @@ def bar_chart(
     fmt = _Format(ValueFormat(value_format), decimals)
     bars = tuple(bars)
     (colour,) = _check_colours([colour], 1)
-    cid = _chart_id(
+    cid = svg.chart_id(
         "bar",
         chart_id,
         bars,
@@ -1086,8 +864,10 @@ def bar_chart(
     for index, bar in enumerate(bars):
         row_top = top + index * row_height
         middle = row_top + row_height / 2
-        body.append(_label(layout.label_right, middle, bar.label, layout.label_width, anchor="end"))
-        label = _clean(bar.label)
+        body.append(
+            svg.label(layout.label_right, middle, bar.label, layout.label_width, anchor="end")
+        )
+        label = svg.clean(bar.label)
         if bar.suppressed:
             tooltip = f"{label}: suppressed (too few to show)"
         elif bar.value is None:
@@ -1117,7 +897,7 @@ def bar_chart(
     if reference is not None:
         body += _reference_line(reference, layout.scale, fmt, top=top, bottom=bottom, width=width)
     body += value_labels
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
@@ -1131,7 +911,7 @@ def bar_chart(
 
 def _reference_line(
     reference: ReferenceLine,
-    scale: _Scale,
+    scale: svg.Scale,
     fmt: _Format,
     *,
     top: float,
@@ -1139,8 +919,8 @@ def _reference_line(
     width: float,
 ) -> list[str]:
     x = scale(reference.value)
-    text = f"{_clean(reference.label)}: {fmt.full(reference.value)}"
-    line = _el(
+    text = f"{svg.clean(reference.label)}: {fmt.full(reference.value)}"
+    line = svg.el(
         "line",
         {
             "x1": x,
@@ -1152,16 +932,16 @@ def _reference_line(
             "stroke-dasharray": "6 3",
             "data-mark": "reference",
         },
-        _title(text),
+        svg.title(text),
     )
     # Centre the label on the line, but keep it inside the chart; if it is too long, cut
     # the name rather than the value (the line's tooltip has both in full).
     value = f": {fmt.full(reference.value)}"
-    room = width - 2 * PADDING - _text_width(value, SMALL_FONT_SIZE, bold=True)
-    text = _fit(_clean(reference.label), room, SMALL_FONT_SIZE, bold=True) + value
-    half = _text_width(text, SMALL_FONT_SIZE, bold=True) / 2
+    room = width - 2 * PADDING - svg.text_width(value, SMALL_FONT_SIZE, bold=True)
+    text = svg.fit(svg.clean(reference.label), room, SMALL_FONT_SIZE, bold=True) + value
+    half = svg.text_width(text, SMALL_FONT_SIZE, bold=True) / 2
     label_x = min(max(x, PADDING + half), width - PADDING - half)
-    label = _text(label_x, top - 14, text, size=SMALL_FONT_SIZE, anchor="middle", weight="bold")
+    label = svg.text(label_x, top - 14, text, size=SMALL_FONT_SIZE, anchor="middle", weight="bold")
     return [_halo_line(x, top - 4, x, bottom, 5), line, label]
 
 
@@ -1170,22 +950,22 @@ def _describe_bars(
 ) -> str:
     shown = [bar for bar in bars if bar.value is not None]
     count = f"{len(bars)} {'category' if len(bars) == 1 else 'categories'}"
-    text = f"Bar chart of {_clean(value_label)} for {count}"
+    text = f"Bar chart of {svg.clean(value_label)} for {count}"
     if len(shown) == 1 and shown[0].value is not None:
-        text += f": {_clean(shown[0].label)} {fmt.full(shown[0].value)}"
+        text += f": {svg.clean(shown[0].label)} {fmt.full(shown[0].value)}"
     elif shown:
         high = max(shown, key=lambda bar: bar.value or 0.0)
         low = min(shown, key=lambda bar: bar.value or 0.0)
         if high.value is not None and low.value is not None:
             text += (
-                f": highest {_clean(high.label)} at {fmt.full(high.value)},"
-                f" lowest {_clean(low.label)} at {fmt.full(low.value)}"
+                f": highest {svg.clean(high.label)} at {fmt.full(high.value)},"
+                f" lowest {svg.clean(low.label)} at {fmt.full(low.value)}"
             )
     suppressed = sum(bar.suppressed for bar in bars)
     if suppressed:
         text += f"; {suppressed} suppressed"
     if reference is not None:
-        text += f"; {_clean(reference.label)} {fmt.full(reference.value)}"
+        text += f"; {svg.clean(reference.label)} {fmt.full(reference.value)}"
     return text + "."
 
 
@@ -1231,7 +1011,7 @@ def grouped_bar_chart(
     groups, series = tuple(groups), tuple(series)
     matrix = _matrix(groups, series, values)
     palette = _check_colours(colours, len(series))
-    cid = _chart_id(
+    cid = svg.chart_id(
         "grouped",
         chart_id,
         groups,
@@ -1257,7 +1037,7 @@ def grouped_bar_chart(
         )
     if description is None:
         description = (
-            f"Grouped bar chart of {_clean(value_label)} for {len(groups)}"
+            f"Grouped bar chart of {svg.clean(value_label)} for {len(groups)}"
             f" {'group' if len(groups) == 1 else 'groups'}, comparing {_plain_list(series)}"
         )
         if present:
@@ -1268,7 +1048,7 @@ def grouped_bar_chart(
             top_value = matrix[high[0]][high[1]]
             if top_value is not None:
                 description += (
-                    f"; highest {_clean(series[high[1]])} for {_clean(groups[high[0]])}"
+                    f"; highest {svg.clean(series[high[1]])} for {svg.clean(groups[high[0]])}"
                     f" at {fmt.full(top_value)}"
                 )
         description += "."
@@ -1304,10 +1084,10 @@ def grouped_bar_chart(
     for g, group in enumerate(groups):
         group_top = top + g * group_height + group_gap / 2
         middle = group_top + (group_height - group_gap) / 2
-        body.append(_label(layout.label_right, middle, group, layout.label_width, anchor="end"))
+        body.append(svg.label(layout.label_right, middle, group, layout.label_width, anchor="end"))
         for s, name in enumerate(series):
             value = matrix[g][s]
-            where = f"{_clean(group)}, {_clean(name)}"
+            where = f"{svg.clean(group)}, {svg.clean(name)}"
             tooltip = f"{where}: {'no data' if value is None else fmt.full(value)}"
             hbar = _HBar(
                 top=group_top + s * (bar_height + bar_gap),
@@ -1318,7 +1098,7 @@ def grouped_bar_chart(
             )
             marks, labels = _draw_hbar(hbar, layout, fmt, "")
             body += marks + labels
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
@@ -1360,7 +1140,7 @@ def stacked_bar_chart(
         if any(value is None or value < 0 for value in row):
             raise ValueError(f"{name!r}: stacked values must be numbers of at least 0")
     palette = _check_colours(colours, len(categories))
-    cid = _chart_id(
+    cid = svg.chart_id(
         "stacked",
         chart_id,
         bars,
@@ -1421,10 +1201,12 @@ def stacked_bar_chart(
     for b, name in enumerate(bars):
         row_top = top + b * row_height
         middle = row_top + row_height / 2
-        body.append(_label(layout.label_right, middle, name, layout.label_width, anchor="end"))
+        body.append(svg.label(layout.label_right, middle, name, layout.label_width, anchor="end"))
         if totals[b] <= 0:
-            note = _text(x0 + 6, middle, "no data", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY)
-            body.append(f'<g data-mark="missing">{_title(f"{_clean(name)}: no data")}{note}</g>')
+            note = svg.text(x0 + 6, middle, "no data", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY)
+            body.append(
+                f'<g data-mark="missing">{svg.title(f"{svg.clean(name)}: no data")}{note}</g>'
+            )
             continue
         # Edges from the running total, rounded once each: the segments then add up to the
         # full width exactly, whatever the rounding of each one.
@@ -1439,11 +1221,9 @@ def stacked_bar_chart(
             if value <= 0:
                 continue
             fraction = value / totals[b]
-            tooltip = (
-                f"{_clean(name)}, {_clean(category)}: {fmt.full(value)} ({share.full(fraction)})"
-            )
+            tooltip = f"{svg.clean(name)}, {svg.clean(category)}: {fmt.full(value)} ({share.full(fraction)})"
             body.append(
-                _el(
+                svg.el(
                     "rect",
                     {
                         "x": left,
@@ -1455,23 +1235,23 @@ def stacked_bar_chart(
                         "stroke-width": 1,
                         "data-mark": "segment",
                     },
-                    _title(tooltip),
+                    svg.title(tooltip),
                 )
             )
             text = f"{round(fraction * 100)}%"
-            if _text_width(text, SMALL_FONT_SIZE) + 6 <= right - left:
+            if svg.text_width(text, SMALL_FONT_SIZE) + 6 <= right - left:
                 body.append(
-                    _text(
+                    svg.text(
                         (left + right) / 2,
                         middle,
                         text,
                         size=SMALL_FONT_SIZE,
                         anchor="middle",
-                        fill=_text_colour_on(palette[c]),
+                        fill=svg.text_colour_on(palette[c]),
                     )
                 )
             left = right
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
@@ -1518,7 +1298,7 @@ def population_pyramid(
         if value < 0:
             raise ValueError("a population pyramid cannot have negative values")
     male_colour, female_colour = _check_colours([male_colour, female_colour], 2)
-    cid = _chart_id(
+    cid = svg.chart_id(
         "pyramid",
         chart_id,
         bands,
@@ -1556,12 +1336,12 @@ def population_pyramid(
     largest = max(
         (*male, *female, *(outline.male if outline else ()), *(outline.female if outline else ()))
     )
-    centre_width = max(_text_width(_clean(band), SMALL_FONT_SIZE) for band in bands) + 16
+    centre_width = max(svg.text_width(svg.clean(band), SMALL_FONT_SIZE) for band in bands) + 16
     centre_width = min(centre_width, width * 0.25)
 
     def half_width(ticks: tuple[float, ...]) -> float:
         # Half the outermost tick label overhangs each end of the axis.
-        outer = _text_width(fmt.tick(ticks[-1], fmt.tick_places(ticks)), SMALL_FONT_SIZE) / 2
+        outer = svg.text_width(fmt.tick(ticks[-1], fmt.tick_places(ticks)), SMALL_FONT_SIZE) / 2
         return (width - 2 * PADDING - 2 * (outer + 2) - centre_width) / 2
 
     ticks, every = _ticks_that_fit(0, largest, fmt, half_width)
@@ -1569,8 +1349,8 @@ def population_pyramid(
     outer = (width - 2 * PADDING - centre_width) / 2 - half
     centre_left = PADDING + outer + half
     centre_right = centre_left + centre_width
-    left_scale = _Scale((0, ticks[-1]), (centre_left, centre_left - half))
-    right_scale = _Scale((0, ticks[-1]), (centre_right, centre_right + half))
+    left_scale = svg.Scale((0, ticks[-1]), (centre_left, centre_left - half))
+    right_scale = svg.Scale((0, ticks[-1]), (centre_right, centre_right + half))
 
     body, top = _heading(show_title, title, width)
     if outline is not None:
@@ -1585,10 +1365,12 @@ def population_pyramid(
     # Which side is which is said in words, not only by colour.
     header = top + PADDING + 9
     body.append(
-        _text((centre_left + PADDING + outer) / 2, header, "Male", weight="bold", anchor="middle")
+        svg.text(
+            (centre_left + PADDING + outer) / 2, header, "Male", weight="bold", anchor="middle"
+        )
     )
     body.append(
-        _text(
+        svg.text(
             (centre_right + width - PADDING - outer) / 2,
             header,
             "Female",
@@ -1616,7 +1398,7 @@ def population_pyramid(
         row_top = top + position * row_height
         middle = row_top + row_height / 2
         body.append(
-            _label(
+            svg.label(
                 (centre_left + centre_right) / 2,
                 middle,
                 bands[index],
@@ -1630,13 +1412,13 @@ def population_pyramid(
             ("Female", female, right_scale, female_colour),
         ):
             value = values[index]
-            tooltip = f"{sex}, {_clean(bands[index])}: {fmt.full(value)}"
+            tooltip = f"{sex}, {svg.clean(bands[index])}: {fmt.full(value)}"
             if outline is not None:
                 other = (outline.male if sex == "Male" else outline.female)[index]
-                tooltip += f"; {_clean(outline.label)}: {fmt.full(other)}"
+                tooltip += f"; {svg.clean(outline.label)}: {fmt.full(other)}"
             edge_a, edge_b = round(scale(0), 2), round(scale(value), 2)
             body.append(
-                _el(
+                svg.el(
                     "rect",
                     {
                         "x": min(edge_a, edge_b),
@@ -1647,7 +1429,7 @@ def population_pyramid(
                         "data-mark": "bar",
                         "data-side": "male" if sex == "Male" else "female",
                     },
-                    _title(tooltip),
+                    svg.title(tooltip),
                 )
             )
     if outline is not None:
@@ -1656,17 +1438,17 @@ def population_pyramid(
             ("female", outline.female, right_scale),
         ):
             # Down the rows, top to bottom: across to each band's value, then down its row.
-            d = f"M{_num(scale(step_values[rows[0]]))} {_num(top)}"
+            d = f"M{svg.num(scale(step_values[rows[0]]))} {svg.num(top)}"
             for position, index in enumerate(rows):
-                d += f"H{_num(scale(step_values[index]))}V{_num(top + (position + 1) * row_height)}"
+                d += f"H{svg.num(scale(step_values[index]))}V{svg.num(top + (position + 1) * row_height)}"
             summary = ", ".join(
-                f"{_clean(bands[i])} {fmt.full(step_values[i])}" for i in range(len(bands))
+                f"{svg.clean(bands[i])} {fmt.full(step_values[i])}" for i in range(len(bands))
             )
             body.append(
-                _el("path", {"d": d, "fill": "none", "stroke": NHS_WHITE, "stroke-width": 4.5})
+                svg.el("path", {"d": d, "fill": "none", "stroke": NHS_WHITE, "stroke-width": 4.5})
             )
             body.append(
-                _el(
+                svg.el(
                     "path",
                     {
                         "d": d,
@@ -1676,10 +1458,10 @@ def population_pyramid(
                         "data-mark": "outline",
                         "data-side": sex,
                     },
-                    _title(f"{_clean(outline.label)}, {sex}: {summary}"),
+                    svg.title(f"{svg.clean(outline.label)}, {sex}: {summary}"),
                 )
             )
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
@@ -1698,15 +1480,15 @@ def _describe_pyramid(
     outline: PyramidOutline | None,
 ) -> str:
     text = (
-        f"Population pyramid of {len(bands)} age bands from {_clean(bands[0])}"
-        f" to {_clean(bands[-1])}, males on the left and females on the right"
+        f"Population pyramid of {len(bands)} age bands from {svg.clean(bands[0])}"
+        f" to {svg.clean(bands[-1])}, males on the left and females on the right"
     )
     if fmt.kind is ValueFormat.COUNT:
         text += f": {fmt.full(sum(male))} males and {fmt.full(sum(female))} females"
     largest = max(range(len(bands)), key=lambda i: male[i] + female[i])
-    text += f"; the largest band is {_clean(bands[largest])}"
+    text += f"; the largest band is {svg.clean(bands[largest])}"
     if outline is not None:
-        text += f"; a line shows {_clean(outline.label)}"
+        text += f"; a line shows {svg.clean(outline.label)}"
     return text + "."
 
 
@@ -1741,7 +1523,7 @@ def line_chart(
                 f"series {each.name!r} has {len(each.values)} values for {len(x_labels)} x labels"
             )
     palette = _check_colours(colours, len(series))
-    cid = _chart_id(
+    cid = svg.chart_id(
         "line",
         chart_id,
         x_labels,
@@ -1786,7 +1568,7 @@ def line_chart(
     )
     body.append(legend)
     top += legend_height + 4
-    body.append(_label(PADDING, top + 10, value_label, width - 2 * PADDING, size=13))
+    body.append(svg.label(PADDING, top + 10, value_label, width - 2 * PADDING, size=13))
     plot_top = top + 30
     plot_bottom: float = height - PADDING - 26
     if plot_bottom - plot_top < 80:
@@ -1796,10 +1578,10 @@ def line_chart(
     target = max(2, min(6, round((plot_bottom - plot_top) / 40)))
     ticks = nice_ticks(low, high, target=target, integer=fmt.kind is ValueFormat.COUNT)
     places = fmt.tick_places(ticks)
-    y_scale = _Scale((ticks[0], ticks[-1]), (plot_bottom, plot_top))
-    tick_width = max(_text_width(fmt.tick(tick, places), SMALL_FONT_SIZE) for tick in ticks)
+    y_scale = svg.Scale((ticks[0], ticks[-1]), (plot_bottom, plot_top))
+    tick_width = max(svg.text_width(fmt.tick(tick, places), SMALL_FONT_SIZE) for tick in ticks)
     x0 = PADDING + tick_width + 8
-    x1 = width - PADDING - max(_text_width(_clean(x_labels[-1]), SMALL_FONT_SIZE) / 2 - 12, 4)
+    x1 = width - PADDING - max(svg.text_width(svg.clean(x_labels[-1]), SMALL_FONT_SIZE) / 2 - 12, 4)
     inset = 12  # so the first and last markers are not cut by the axis
     if len(x_labels) == 1:
         xs = [(x0 + x1) / 2]
@@ -1809,9 +1591,9 @@ def line_chart(
     for tick in ticks:
         y = y_scale(tick)
         colour = NHS_DARK_GREY if tick == 0 or tick == ticks[0] else NHS_GREY_4
-        body.append(_gridline(tick, x0, x1, y, y, colour))
+        body.append(svg.gridline(tick, x0, y, x1, y, colour))
         body.append(
-            _text(
+            svg.text(
                 x0 - 6,
                 y,
                 fmt.tick(tick, places),
@@ -1822,12 +1604,12 @@ def line_chart(
         )
     # Label every k-th x so the labels never overlap.
     spacing = xs[1] - xs[0] if len(xs) > 1 else x1 - x0
-    widest = max(_text_width(_clean(label), SMALL_FONT_SIZE) for label in x_labels)
+    widest = max(svg.text_width(svg.clean(label), SMALL_FONT_SIZE) for label in x_labels)
     every = max(1, math.ceil((widest + 8) / spacing))
     for i, label in enumerate(x_labels):
         if i % every == 0:
             body.append(
-                _el(
+                svg.el(
                     "line",
                     {
                         "x1": xs[i],
@@ -1839,7 +1621,7 @@ def line_chart(
                 )
             )
             body.append(
-                _label(
+                svg.label(
                     xs[i],
                     plot_bottom + 14,
                     label,
@@ -1857,15 +1639,15 @@ def line_chart(
             if value is None:
                 pen_down = False
                 continue
-            d.append(f"{'L' if pen_down else 'M'}{_num(xs[i])} {_num(y_scale(value))}")
+            d.append(f"{'L' if pen_down else 'M'}{svg.num(xs[i])} {svg.num(y_scale(value))}")
             pen_down = True
         summary = ", ".join(
-            f"{_clean(x_labels[i])} {fmt.full(v)}"
+            f"{svg.clean(x_labels[i])} {fmt.full(v)}"
             for i, v in enumerate(each.values)
             if v is not None
         )
         body.append(
-            _el(
+            svg.el(
                 "path",
                 {
                     "d": "".join(d),
@@ -1875,14 +1657,14 @@ def line_chart(
                     "stroke-linejoin": "round",
                     "data-mark": "line",
                 },
-                _title(f"{_clean(each.name)}: {summary}"),
+                svg.title(f"{svg.clean(each.name)}: {summary}"),
             )
         )
         for i, value in enumerate(each.values):
             if value is not None:
-                tooltip = f"{_clean(each.name)}, {_clean(x_labels[i])}: {fmt.full(value)}"
+                tooltip = f"{svg.clean(each.name)}, {svg.clean(x_labels[i])}: {fmt.full(value)}"
                 body.append(_marker(shape, xs[i], y_scale(value), colour, tooltip))
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
@@ -1896,18 +1678,20 @@ def line_chart(
 def _describe_lines(
     x_labels: Sequence[str], series: Sequence[Series], value_label: str, fmt: _Format
 ) -> str:
-    text = f"Line chart of {_clean(value_label)}"
+    text = f"Line chart of {svg.clean(value_label)}"
     if len(x_labels) > 1:
-        text += f" from {_clean(x_labels[0])} to {_clean(x_labels[-1])}"
+        text += f" from {svg.clean(x_labels[0])} to {svg.clean(x_labels[-1])}"
     parts = []
     for each in series:
         points = [(x, v) for x, v in zip(x_labels, each.values, strict=True) if v is not None]
         if not points:
-            parts.append(f"{_clean(each.name)} no data")
+            parts.append(f"{svg.clean(each.name)} no data")
         elif len(points) == 1:
-            parts.append(f"{_clean(each.name)} {fmt.full(points[0][1])} in {_clean(points[0][0])}")
+            parts.append(
+                f"{svg.clean(each.name)} {fmt.full(points[0][1])} in {svg.clean(points[0][0])}"
+            )
         else:
             parts.append(
-                f"{_clean(each.name)} from {fmt.full(points[0][1])} to {fmt.full(points[-1][1])}"
+                f"{svg.clean(each.name)} from {fmt.full(points[0][1])} to {fmt.full(points[-1][1])}"
             )
     return f"{text}: {'; '.join(parts)}."

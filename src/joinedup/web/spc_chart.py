@@ -30,9 +30,7 @@ Lines and text use the NHS.UK palette.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -47,7 +45,17 @@ from joinedup.oversight.spc import (
     SpcResult,
     VariationIcon,
 )
-from joinedup.web.charts import FONT_FAMILY, ValueFormat, format_value, nice_ticks
+from joinedup.web import svg
+from joinedup.web.charts import ValueFormat, format_value, nice_ticks
+from joinedup.web.svg import (
+    NHS_DARK_GREY,
+    NHS_GREY_4,
+    NHS_MID_GREY,
+    NHS_RED,
+    NHS_TEXT,
+    NHS_WHITE,
+    SMALL_FONT_SIZE,
+)
 
 __all__ = [
     "ASSURANCE_COLOURS",
@@ -60,13 +68,6 @@ __all__ = [
 ]
 
 # --- colours --------------------------------------------------------------------------------
-
-NHS_TEXT = "#212b32"
-NHS_DARK_GREY = "#425563"
-NHS_MID_GREY = "#768692"
-NHS_GREY_4 = "#d8dde0"
-NHS_WHITE = "#ffffff"
-NHS_RED = "#d5281b"
 
 _MDC_GREY = "#a6a6a6"  # common cause and the value line (ptd_spc_colours)
 _MDC_BLUE = "#00b0f0"
@@ -134,8 +135,6 @@ _RULE_WORDS = {
 
 DEFAULT_WIDTH = 640
 DEFAULT_HEIGHT = 380
-FONT_SIZE = 14
-SMALL_FONT_SIZE = 12
 PADDING = 8
 TITLE_HEIGHT = 26
 ICON_SIZE = 48
@@ -144,129 +143,9 @@ X_LABELS_HEIGHT = 24
 COMMON_RADIUS = 3.5
 SPECIAL_RADIUS = 5.0
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_CHART_ID = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 _DASHES = "6 4"
 
-_Attrs = Mapping[str, str | float | int | None]
 _Formatter = Callable[[float], str]  # a value written in full, with its unit
-
-
-def _clean(text: str) -> str:
-    """Text fit for XML: no characters XML forbids, whitespace runs as one space."""
-    return " ".join(_NOT_XML.sub("", text).split())
-
-
-def _num(value: float) -> str:
-    """A coordinate: at most two decimals, no trailing zeros, never ``-0``."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _el(tag: str, attrs: _Attrs, content: str = "") -> str:
-    """One element; attributes in the order given (stable output), escaped, None left out."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None:
-            continue
-        written = _num(value) if isinstance(value, int | float) else str(escape(value))
-        parts.append(f' {name}="{written}"')
-    opening = tag + "".join(parts)
-    return f"<{opening}>{content}</{tag}>" if content else f"<{opening}/>"
-
-
-def _title(text: str) -> str:
-    return f"<title>{escape(_clean(text))}</title>"
-
-
-def _text_width(text: str, size: float) -> float:
-    # No font metrics on the server; Arial averages about 0.55 em a glyph, and the fallback
-    # font is wider, so this errs on the wide side and labels never collide.
-    return len(text) * size * 0.62
-
-
-def _text(
-    x: float,
-    y: float,
-    text: str,
-    *,
-    size: float = FONT_SIZE,
-    anchor: str = "start",
-    fill: str = NHS_TEXT,
-    weight: str | None = None,
-) -> str:
-    """A text element whose vertical middle is at ``y`` (no dominant-baseline: WeasyPrint)."""
-    return _el(
-        "text",
-        {
-            "x": x,
-            "y": y + size * 0.35,
-            "font-size": size,
-            "fill": fill,
-            "text-anchor": None if anchor == "start" else anchor,
-            "font-weight": weight,
-        },
-        str(escape(_clean(text))),
-    )
-
-
-def _fit(text: str, width: float, size: float) -> str:
-    """``text`` cut short with an ellipsis if it would be wider than ``width``."""
-    text = _clean(text)
-    if _text_width(text, size) <= width:
-        return text
-    keep = max(int(width / (size * 0.62)) - 1, 0)
-    return text[:keep].rstrip() + "\u2026"
-
-
-def _line(
-    x1: float, y1: float, x2: float, y2: float, stroke: str, width: float = 1, **extra: str | None
-) -> str:
-    attrs: dict[str, str | float | None] = {
-        "x1": x1,
-        "y1": y1,
-        "x2": x2,
-        "y2": y2,
-        "stroke": stroke,
-        "stroke-width": width,
-    }
-    attrs.update({key.replace("_", "-"): value for key, value in extra.items()})
-    return _el("line", attrs)
-
-
-def _chart_id(kind: str, given: str | None, *parts: object) -> str:
-    if given is not None:
-        if not _CHART_ID.fullmatch(given):
-            raise ValueError(f"chart_id {given!r} is not a usable XML id")
-        return given
-    digest = hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{kind}-{digest[:10]}"
-
-
-def _svg(
-    *, chart_id: str, title: str, description: str, width: float, height: float, body: str
-) -> Markup:
-    width, height = math.ceil(width), math.ceil(height)
-    opening = _el(
-        "svg",
-        {
-            "xmlns": "http://www.w3.org/2000/svg",
-            "width": width,
-            "height": height,
-            "viewBox": f"0 0 {width} {height}",
-            "role": "img",
-            "aria-labelledby": f"{chart_id}-title {chart_id}-desc",
-            "font-family": FONT_FAMILY,
-        },
-    )[:-2]
-    return Markup(
-        f"{opening}>"
-        f'<title id="{chart_id}-title">{escape(_clean(title))}</title>'
-        f'<desc id="{chart_id}-desc">{escape(_clean(description))}</desc>'
-        + _el("rect", {"width": width, "height": height, "fill": NHS_WHITE})
-        + body
-        + "</svg>"
-    )
 
 
 # --- icons ------------------------------------------------------------------------------------
@@ -277,14 +156,14 @@ _DOT_XS = (24.0, 37.0, 50.0, 63.0, 76.0)
 
 
 def _ring(colour: str) -> str:
-    return _el(
+    return svg.el(
         "circle",
         {"cx": 50, "cy": 50, "r": 44, "fill": NHS_WHITE, "stroke": colour, "stroke-width": 6},
     )
 
 
 def _letter(letter: str, colour: str, x: float = 50) -> str:
-    return _el(
+    return svg.el(
         "text",
         {
             "x": x,
@@ -300,22 +179,22 @@ def _letter(letter: str, colour: str, x: float = 50) -> str:
 
 def _dots(ys: Sequence[float], colours: Sequence[str]) -> str:
     path = "".join(
-        f"{'M' if i == 0 else 'L'}{_num(x)} {_num(y)}"
+        f"{'M' if i == 0 else 'L'}{svg.num(x)} {svg.num(y)}"
         for i, (x, y) in enumerate(zip(_DOT_XS, ys, strict=True))
     )
-    parts = [_el("path", {"d": path, "fill": "none", "stroke": _ICON_GREY, "stroke-width": 2.5})]
+    parts = [svg.el("path", {"d": path, "fill": "none", "stroke": _ICON_GREY, "stroke-width": 2.5})]
     for x, y, colour in zip(_DOT_XS, ys, colours, strict=True):
-        parts.append(_el("circle", {"cx": x, "cy": y, "r": 5, "fill": colour}))
+        parts.append(svg.el("circle", {"cx": x, "cy": y, "r": 5, "fill": colour}))
     return "".join(parts)
 
 
 def _arrow(x: float, up: bool, colour: str) -> str:
     """A small arrowhead by the letter: which way the latest points have moved."""
     if up:
-        d = f"M{_num(x)} 18L{_num(x + 7)} 28L{_num(x - 7)} 28Z"
+        d = f"M{svg.num(x)} 18L{svg.num(x + 7)} 28L{svg.num(x - 7)} 28Z"
     else:
-        d = f"M{_num(x)} 38L{_num(x + 7)} 28L{_num(x - 7)} 28Z"
-    return _el("path", {"d": d, "fill": colour})
+        d = f"M{svg.num(x)} 38L{svg.num(x + 7)} 28L{svg.num(x - 7)} 28Z"
+    return svg.el("path", {"d": d, "fill": colour})
 
 
 def _variation_body(kind: VariationIcon) -> str:
@@ -334,8 +213,8 @@ def _variation_body(kind: VariationIcon) -> str:
 
 def _wave(y: float) -> str:
     return (
-        f"M16 {_num(y)}C26 {_num(y - 9)} 36 {_num(y - 9)} 46 {_num(y)}"
-        f"S66 {_num(y + 9)} 76 {_num(y)}S84 {_num(y - 6)} 86 {_num(y - 4)}"
+        f"M16 {svg.num(y)}C26 {svg.num(y - 9)} 36 {svg.num(y - 9)} 46 {svg.num(y)}"
+        f"S66 {svg.num(y + 9)} 76 {svg.num(y)}S84 {svg.num(y - 6)} 86 {svg.num(y - 4)}"
     )
 
 
@@ -355,8 +234,8 @@ def _assurance_body(kind: AssuranceIcon) -> str:
     }[kind]
     # The dashed line runs across the disc, from the inside of the ring to the inside.
     half = math.sqrt(40**2 - (target_y - 50) ** 2)
-    target = _line(50 - half, target_y, 50 + half, target_y, colour, 3.5, stroke_dasharray="8 4")
-    wave = _el(
+    target = svg.line(50 - half, target_y, 50 + half, target_y, colour, 3.5, stroke_dasharray="8 4")
+    wave = svg.el(
         "path", {"d": _wave(wave_y), "fill": "none", "stroke": _ICON_GREY, "stroke-width": 3.5}
     )
     return _ring(ring) + _letter(letter, colour) + target + wave
@@ -365,21 +244,23 @@ def _assurance_body(kind: AssuranceIcon) -> str:
 def _icon_svg(kind_name: str, title: str, body: str, size: float, icon_id: str | None) -> Markup:
     if not size > 0:
         raise ValueError(f"an icon's size must be positive, not {size!r}")
-    cid = _chart_id("icon", icon_id, kind_name, size)
-    opening = _el(
-        "svg",
-        {
-            "xmlns": "http://www.w3.org/2000/svg",
-            "width": size,
-            "height": size,
-            "viewBox": "0 0 100 100",
-            "role": "img",
-            "aria-labelledby": f"{cid}-title",
-            "font-family": FONT_FAMILY,
-            "data-icon": kind_name,
-        },
-    )[:-2]
-    return Markup(f'{opening}><title id="{cid}-title">{escape(title)}</title>{body}</svg>')
+    cid = svg.chart_id("icon", icon_id, kind_name, size)
+    return Markup(
+        svg.el(
+            "svg",
+            {
+                "xmlns": "http://www.w3.org/2000/svg",
+                "width": size,
+                "height": size,
+                "viewBox": "0 0 100 100",
+                "role": "img",
+                "aria-labelledby": f"{cid}-title",
+                "font-family": svg.FONT_FAMILY,
+                "data-icon": kind_name,
+            },
+            f'<title id="{cid}-title">{escape(svg.clean(title))}</title>{body}',
+        )
+    )
 
 
 def variation_icon(
@@ -408,14 +289,14 @@ def assurance_icon(
 
 def _placed_icon(kind: str, title: str, body: str, x: float, y: float, size: float) -> str:
     """An icon drawn inside the chart: a group scaled from the 100-unit grid."""
-    return _el(
+    return svg.el(
         "g",
         {
-            "transform": f"translate({_num(x)} {_num(y)}) scale({size / 100:.4g})",
+            "transform": f"translate({svg.num(x)} {svg.num(y)}) scale({size / 100:.4g})",
             "data-mark": "icon",
             "data-icon": kind,
         },
-        _title(title) + body,
+        svg.title(title) + body,
     )
 
 
@@ -448,18 +329,6 @@ def _monthly(points: Sequence[SpcPoint]) -> bool:
 
 
 # --- the chart --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Scale:
-    """Maps values in ``domain`` linearly onto pixels in ``pixels``."""
-
-    domain: tuple[float, float]
-    pixels: tuple[float, float]
-
-    def __call__(self, value: float) -> float:
-        (d0, d1), (p0, p1) = self.domain, self.pixels
-        return p0 + (value - d0) / (d1 - d0) * (p1 - p0)
 
 
 def _tick_format(value_format: ValueFormat) -> ValueFormat:
@@ -512,13 +381,13 @@ def _legend(
     cursor, row = x, 0
     for entry in entries:
         key = 14 if entry.kind == "point" else 26
-        entry_width = key + 6 + _text_width(entry.label, SMALL_FONT_SIZE) + 14
+        entry_width = key + 6 + svg.text_width(entry.label, SMALL_FONT_SIZE) + 14
         if cursor > x and cursor + entry_width > x + width:
             cursor, row = x, row + 1
         middle = y + row * LEGEND_ROW_HEIGHT + LEGEND_ROW_HEIGHT / 2
         if entry.kind == "point":
             parts.append(
-                _el(
+                svg.el(
                     "circle",
                     {
                         "cx": cursor + 7,
@@ -533,12 +402,12 @@ def _legend(
         else:
             dashes = _DASHES if entry.kind == "dashed" else None
             parts.append(
-                _line(
+                svg.line(
                     cursor, middle, cursor + key, middle, entry.colour, 2, stroke_dasharray=dashes
                 )
             )
         parts.append(
-            _text(cursor + key + 6, middle, entry.label, size=SMALL_FONT_SIZE, fill=NHS_TEXT)
+            svg.text(cursor + key + 6, middle, entry.label, size=SMALL_FONT_SIZE, fill=NHS_TEXT)
         )
         cursor += entry_width
     return "".join(parts), row + 1
@@ -594,7 +463,7 @@ def spc_chart(
         raise ValueError(f"{len(labels)} x labels for {len(points)} points")
     if width < 240 or height < 200:
         raise ValueError("an SPC chart needs at least 240 by 200 pixels")
-    cid = _chart_id(
+    cid = svg.chart_id(
         "spc",
         chart_id,
         result,
@@ -621,10 +490,10 @@ def spc_chart(
     top = float(PADDING)
     if show_title:
         body.append(
-            _text(
+            svg.text(
                 PADDING,
                 top + TITLE_HEIGHT / 2,
-                _fit(title, width - 2 * PADDING, 16),
+                svg.fit(title, width - 2 * PADDING, 16),
                 size=16,
                 weight="bold",
             )
@@ -652,10 +521,10 @@ def spc_chart(
         body.append(_placed_icon(kind, icon_title, icon_body, left, top, ICON_SIZE))
     label_room = icon_x - (len(icons) - 1) * (ICON_SIZE + 6) - 2 * PADDING
     body.append(
-        _text(
+        svg.text(
             PADDING,
             top + ICON_SIZE - 8,
-            _fit(value_label, label_room, 13),
+            svg.fit(value_label, label_room, 13),
             size=13,
             fill=NHS_DARK_GREY,
         )
@@ -688,7 +557,7 @@ def spc_chart(
     tick_format = _tick_format(value_format)
     places = _tick_places(ticks, value_format)
     tick_texts = [format_value(tick, tick_format, places) for tick in ticks]
-    y_scale = _Scale((ticks[0], ticks[-1]), (plot_bottom, plot_top))
+    y_scale = svg.Scale((ticks[0], ticks[-1]), (plot_bottom, plot_top))
 
     latest = result.latest
     right_values: list[tuple[float, str, str]] = []
@@ -701,10 +570,10 @@ def spc_chart(
         if result.target is not None:
             right_values.append((result.target, NHS_RED, "Target"))
     right_room = max(
-        [_text_width(full(value), SMALL_FONT_SIZE) + 10 for value, _, _ in right_values]
-        + [_text_width(labels[-1], SMALL_FONT_SIZE) / 2 - 6, 4]
+        [svg.text_width(full(value), SMALL_FONT_SIZE) + 10 for value, _, _ in right_values]
+        + [svg.text_width(labels[-1], SMALL_FONT_SIZE) / 2 - 6, 4]
     )
-    x0 = PADDING + max(_text_width(text, SMALL_FONT_SIZE) for text in tick_texts) + 8
+    x0 = PADDING + max(svg.text_width(text, SMALL_FONT_SIZE) for text in tick_texts) + 8
     x1 = width - PADDING - right_room
     inset = 10
     step = (x1 - x0 - 2 * inset) / (len(points) - 1)
@@ -714,12 +583,14 @@ def spc_chart(
     for tick, text in zip(ticks, tick_texts, strict=True):
         y = y_scale(tick)
         colour = NHS_DARK_GREY if tick == ticks[0] else NHS_GREY_4
-        body.append(_line(x0, y, x1, y, colour, 1, data_tick=f"{tick:.12g}"))
-        body.append(_text(x0 - 6, y, text, size=SMALL_FONT_SIZE, anchor="end", fill=NHS_DARK_GREY))
+        body.append(svg.line(x0, y, x1, y, colour, 1, data_tick=f"{tick:.12g}"))
+        body.append(
+            svg.text(x0 - 6, y, text, size=SMALL_FONT_SIZE, anchor="end", fill=NHS_DARK_GREY)
+        )
 
     # X labels, every k-th so they never overlap (for months, a whole number of quarters
     # or years apart, so the labels fall on the same months).
-    widest = max(_text_width(label, SMALL_FONT_SIZE) for label in labels)
+    widest = max(svg.text_width(label, SMALL_FONT_SIZE) for label in labels)
     needed = math.ceil((widest + 10) / step) if step > 0 else 1
     choices = (1, 2, 3, 4, 6, 12) if _monthly(points) else ()
     every = next((c for c in choices if c >= needed), None)
@@ -727,12 +598,12 @@ def spc_chart(
         every = 12 * math.ceil(needed / 12) if choices else max(needed, 1)
     for i, label in enumerate(labels):
         if i % every == 0:
-            body.append(_line(xs[i], plot_bottom, xs[i], plot_bottom + 4, NHS_DARK_GREY))
+            body.append(svg.line(xs[i], plot_bottom, xs[i], plot_bottom + 4, NHS_DARK_GREY))
             body.append(
-                _text(
+                svg.text(
                     xs[i],
                     plot_bottom + 14,
-                    _fit(label, step * every - 4, SMALL_FONT_SIZE),
+                    svg.fit(label, step * every - 4, SMALL_FONT_SIZE),
                     size=SMALL_FONT_SIZE,
                     anchor="middle",
                     fill=NHS_DARK_GREY,
@@ -743,11 +614,11 @@ def spc_chart(
     for segment in result.segments[1:]:
         x = (xs[segment.start - 1] + xs[segment.start]) / 2
         body.append(
-            _el(
+            svg.el(
                 "g",
                 {"data-mark": "rebase"},
-                _title(f"Rebased from {labels[segment.start]}: a new mean and process limits")
-                + _line(x, plot_top, x, plot_bottom, NHS_MID_GREY, 1, stroke_dasharray="2 3"),
+                svg.title(f"Rebased from {labels[segment.start]}: a new mean and process limits")
+                + svg.line(x, plot_top, x, plot_bottom, NHS_MID_GREY, 1, stroke_dasharray="2 3"),
             )
         )
     for number, segment in enumerate(result.segments):
@@ -755,11 +626,11 @@ def spc_chart(
     if result.target is not None:
         y = y_scale(result.target)
         body.append(
-            _el(
+            svg.el(
                 "g",
                 {"data-mark": "target", "data-value": f"{result.target:.12g}"},
-                _title(f"Target: {full(result.target)}")
-                + _line(x0, y, x1, y, NHS_RED, 2, stroke_dasharray=_DASHES),
+                svg.title(f"Target: {full(result.target)}")
+                + svg.line(x0, y, x1, y, NHS_RED, 2, stroke_dasharray=_DASHES),
             )
         )
 
@@ -767,11 +638,11 @@ def spc_chart(
     # then a dot per point coloured by its variation.
     for number, segment in enumerate(result.segments):
         path = "".join(
-            f"{'M' if i == segment.start else 'L'}{_num(xs[i])} {_num(y_scale(points[i].value))}"
+            f"{'M' if i == segment.start else 'L'}{svg.num(xs[i])} {svg.num(y_scale(points[i].value))}"
             for i in range(segment.start, segment.stop)
         )
         body.append(
-            _el(
+            svg.el(
                 "path",
                 {
                     "d": path,
@@ -782,7 +653,7 @@ def spc_chart(
                     "data-mark": "line",
                     "data-segment": number,
                 },
-                _title(
+                svg.title(
                     f"{value_label}, {labels[segment.start]} to {labels[segment.stop - 1]}: "
                     f"{segment.points} points"
                 ),
@@ -791,7 +662,7 @@ def spc_chart(
     for point, x in zip(points, xs, strict=True):
         fill, outline = POINT_COLOURS[point.point_type]
         body.append(
-            _el(
+            svg.el(
                 "circle",
                 {
                     "cx": x,
@@ -804,7 +675,7 @@ def spc_chart(
                     "data-point-type": point.point_type.value,
                     "data-value": f"{point.value:.12g}",
                 },
-                _title(f"{labels[point.index]}: {full(point.value)}; {point_label(point)}"),
+                svg.title(f"{labels[point.index]}: {full(point.value)}; {point_label(point)}"),
             )
         )
 
@@ -814,11 +685,11 @@ def spc_chart(
         placed = _spread(wanted, SMALL_FONT_SIZE + 1, plot_top, plot_bottom)
         for (value, colour, name), y in zip(right_values, placed, strict=True):
             body.append(
-                _el(
+                svg.el(
                     "g",
                     {"data-mark": "limit-label"},
-                    _title(f"{name}: {full(value)}")
-                    + _text(x1 + 6, y, full(value), size=SMALL_FONT_SIZE, fill=colour),
+                    svg.title(f"{name}: {full(value)}")
+                    + svg.text(x1 + 6, y, full(value), size=SMALL_FONT_SIZE, fill=colour),
                 )
             )
 
@@ -828,10 +699,10 @@ def spc_chart(
     body.append(legend_svg)
     if trial:
         body.append(
-            _text(
+            svg.text(
                 PADDING,
                 legend_top + legend_height + caption_height / 2,
-                _fit(
+                svg.fit(
                     "Trial limits (fewer than 12 points): they will settle as data is added.",
                     width - 2 * PADDING,
                     SMALL_FONT_SIZE,
@@ -840,13 +711,13 @@ def spc_chart(
                 fill=NHS_DARK_GREY,
             )
         )
-    return _svg(
+    return svg.document(
         chart_id=cid,
         title=title,
         description=description,
         width=width,
         height=height,
-        body="".join(body),
+        body=body,
     )
 
 
@@ -855,7 +726,7 @@ def _segment_lines(
     segment: Segment,
     xs: Sequence[float],
     labels: Sequence[str],
-    y_scale: _Scale,
+    y_scale: svg.Scale,
     full: _Formatter,
 ) -> list[str]:
     """A segment's mean (solid) and process limits (dashed), from its first to last point."""
@@ -869,7 +740,7 @@ def _segment_lines(
     ):
         y = y_scale(value)
         parts.append(
-            _el(
+            svg.el(
                 "g",
                 {
                     "data-mark": "limit",
@@ -877,16 +748,17 @@ def _segment_lines(
                     "data-segment": number,
                     "data-value": f"{value:.12g}",
                 },
-                _title(f"{side.capitalize()} process limit, {span}: {full(value)}{trial}")
-                + _line(left, y, right, y, NHS_MID_GREY, 1.5, stroke_dasharray=_DASHES),
+                svg.title(f"{side.capitalize()} process limit, {span}: {full(value)}{trial}")
+                + svg.line(left, y, right, y, NHS_MID_GREY, 1.5, stroke_dasharray=_DASHES),
             )
         )
     y = y_scale(segment.mean)
     parts.append(
-        _el(
+        svg.el(
             "g",
             {"data-mark": "mean", "data-segment": number, "data-value": f"{segment.mean:.12g}"},
-            _title(f"Mean, {span}: {full(segment.mean)}") + _line(left, y, right, y, NHS_TEXT, 1.5),
+            svg.title(f"Mean, {span}: {full(segment.mean)}")
+            + svg.line(left, y, right, y, NHS_TEXT, 1.5),
         )
     )
     return parts
@@ -895,7 +767,7 @@ def _segment_lines(
 def _describe(result: SpcResult, labels: Sequence[str], value_label: str, full: _Formatter) -> str:
     latest = result.latest
     text = (
-        f"XmR chart of {_clean(value_label)}, {len(result.points)} points from {labels[0]} "
+        f"XmR chart of {svg.clean(value_label)}, {len(result.points)} points from {labels[0]} "
         f"to {labels[-1]}"
     )
     if len(result.segments) > 1:
