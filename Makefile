@@ -63,7 +63,8 @@ bench: install-test
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 5000 --connections 1 8 --store
 	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
-	@echo 'benchmarks/population_run.py needs a prepared var folder: see its docstring (--var DIR --spark)'
+	@echo 'benchmarks/population_run.py and benchmarks/oversight_run.py need a prepared var folder:'
+	@echo 'see their docstrings (--var DIR; population_run.py also --spark)'
 
 clean:
 	rm -rf var node_modules src/joinedup/web/static/nhsuk

@@ -94,6 +94,28 @@ def test_spark_gives_what_duckdb_gives(lake_dir: Path, spark: Any, measure: Any)
     assert rows(measure(on_spark)) == expected
 
 
+def test_a_keeping_lake_computes_each_measure_once_and_gives_the_same_rows(lake_dir: Path) -> None:
+    plain, keeping = duckdb_lake(lake_dir), duckdb_lake(lake_dir).keeping()
+    first = vulnerability(keeping, as_of=AS_OF)
+    assert vulnerability(keeping, as_of=AS_OF) is first  # held, not built again
+    assert vulnerability(keeping, as_of=date(2025, 3, 31)) is not first  # other arguments
+    assert efi(plain) is not efi(plain)  # a plain lake keeps nothing
+    assert rows(first) == rows(vulnerability(plain, as_of=AS_OF))
+    assert rows(efi(keeping)) == rows(efi(plain))
+
+
+@pytest.mark.spark
+@pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+)
+def test_a_keeping_lake_on_spark_gives_what_duckdb_gives(lake_dir: Path, spark: Any) -> None:
+    on_spark = spark_lake(lake_dir, spark).keeping()
+    expected = rows(efi(duckdb_lake(lake_dir)))
+    assert rows(efi(on_spark)) == expected
+    assert rows(efi(on_spark)) == expected  # read back from Spark's cache
+
+
 def admitted(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, 10, tzinfo=UTC)
 

@@ -10,10 +10,12 @@ replaces them with its own reference sets (for example the QOF business rules' c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Concatenate, Final, ParamSpec
 
 import ibis
 from ibis import _
@@ -166,9 +168,39 @@ class Lake:
     social_care: Table
     death: Table
     backend: Any
+    #: Measures already computed on the engine, by name and arguments; None: not kept.
+    kept: dict[tuple[Any, ...], Table] | None = field(default=None, compare=False, repr=False)
+
+    def keeping(self) -> Lake:
+        """This lake, keeping each person-level measure once computed.
+
+        A run that asks for the same measure many times (the population run: person
+        measures, then cohorts, then the needs assessment) gets it computed once and held on
+        the engine (Ibis ``cache``: a temporary table on DuckDB, a cached DataFrame on
+        Spark), and every later expression refers to that table, so it is also compiled
+        once. Only for a lake whose files do not change while it is used.
+        """
+        return replace(self, kept={})
 
 
-_TABLES: Final = tuple(f for f in Lake.__dataclass_fields__ if f != "backend")
+_TABLES: Final = tuple(f for f in Lake.__dataclass_fields__ if f not in ("backend", "kept"))
+
+_P = ParamSpec("_P")
+
+
+def _kept(build: Callable[Concatenate[Lake, _P], Table]) -> Callable[Concatenate[Lake, _P], Table]:
+    """A measure that a :meth:`Lake.keeping` lake computes once per set of arguments."""
+
+    def measure(lake: Lake, /, *args: _P.args, **kwargs: _P.kwargs) -> Table:
+        if lake.kept is None:
+            return build(lake, *args, **kwargs)
+        key = (build.__name__, args, tuple(sorted(kwargs.items())))
+        if key not in lake.kept:
+            lake.kept[key] = build(lake, *args, **kwargs).cache()
+        return lake.kept[key]
+
+    functools.update_wrapper(measure, build)
+    return measure
 
 
 def duckdb_lake(lake_dir: Path) -> Lake:
@@ -197,6 +229,7 @@ def has_condition(lake: Lake, name: str) -> Table:
     return lake.condition.filter(_.code.isin(codes)).select("person_id").distinct()
 
 
+@_kept
 def cha2ds2_vasc(lake: Lake) -> Table:
     """CHA2DS2-VASc for everyone with atrial fibrillation, with each component's points.
 
@@ -240,6 +273,7 @@ def cha2ds2_vasc(lake: Lake) -> Table:
     )
 
 
+@_kept
 def efi(lake: Lake) -> Table:
     """The electronic Frailty Index for every person: deficits, score (deficits / 36) and
     category. Polypharmacy: five or more different medicines on active prescriptions."""
@@ -273,6 +307,7 @@ def efi(lake: Lake) -> Table:
     )
 
 
+@_kept
 def multimorbidity(lake: Lake) -> Table:
     """For every person, how many of :data:`MULTIMORBIDITY_CONDITIONS` they have recorded."""
     clusters = [
@@ -285,6 +320,7 @@ def multimorbidity(lake: Lake) -> Table:
     return joined.select("person_id", conditions=joined.conditions.fill_null(0).cast("int32"))
 
 
+@_kept
 def emergency_admissions(lake: Lake, as_of: date, *, days: int = 365) -> Table:
     """Emergency admissions in the ``days`` before ``as_of`` per person who had one:
     ``person_id``, ``admissions``."""
@@ -316,6 +352,7 @@ def _flag(people: Table, name: str, table: Table) -> Table:
     return joined.mutate(**{name: joined[name].fill_null(0)})
 
 
+@_kept
 def bridges_to_health(lake: Lake, as_of: date) -> Table:
     """Each person's Bridges to Health segment (``segment``, and ``segment_order`` 1 to 8
     in :data:`BRIDGES_TO_HEALTH`'s order), from what the joined-up record holds.
@@ -392,6 +429,7 @@ VULNERABILITY_REASONS: Final = {
 }
 
 
+@_kept
 def vulnerability(lake: Lake, as_of: date) -> Table:
     """Everyone, with a 0/1 column per reason in :data:`VULNERABILITY_REASONS` and
     ``vulnerable`` (1 when any reason applies)."""

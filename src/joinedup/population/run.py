@@ -105,6 +105,7 @@ def run_population(
     goes on without risk scores (``risk_model`` is None) rather than failing.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    lake = lake.keeping()  # each measure computed once for all the steps that use it
     seconds: dict[str, float] = {}
 
     def step(name: str) -> float:
