@@ -486,22 +486,31 @@ def compute_indicators(lake: Lake, indicators: Sequence[Indicator], ctx: Context
         if indicator.measure is None:
             continue
         units = MEASURES[indicator.measure](lake, ctx, indicator.parameters)
-        for level in ("system", *indicator.dimensions):
-            column = {"partner": "partner", "area": "area", "programme": "programme"}.get(level)
-            t = units.table
-            keyed = (
-                t.mutate(group=ibis.literal(SYSTEM))
-                if column is None
-                else t.mutate(group=t[column])
-            )
-            keyed = keyed.filter(keyed.group.notnull())
-            sums = (
-                keyed.group_by("group", "period")
-                .aggregate(numerator=keyed.num.sum(), denominator=keyed.den.sum())
-                .to_pyarrow()
-                .to_pylist()
-            )
-            found = {(r["group"], r["period"]): r for r in sums}
+        # One query per indicator, by every dimension and month; each level's sums are rolled
+        # up from it here (sums add up), rather than asking the engine once per level.
+        columns = [
+            {"partner": "partner", "area": "area", "programme": "programme"}.get(level)
+            for level in indicator.dimensions
+        ]
+        dims = sorted({c for c in columns if c is not None})
+        t = units.table
+        cells = (
+            t.group_by(*dims, "period")
+            .aggregate(numerator=t.num.sum(), denominator=t.den.sum())
+            .to_pyarrow()
+            .to_pylist()
+        )
+        for level, column in (("system", None), *zip(indicator.dimensions, columns, strict=True)):
+            found: dict[tuple[str, date], dict[str, float]] = {}
+            for cell in cells:
+                group = SYSTEM if column is None else cell[column]
+                if group is None:
+                    continue
+                sums = found.setdefault(
+                    (group, cell["period"]), {"numerator": 0.0, "denominator": 0.0}
+                )
+                sums["numerator"] += float(cell["numerator"] or 0.0)
+                sums["denominator"] += float(cell["denominator"] or 0.0)
             groups = sorted({g for g, _ in found}) or ([SYSTEM] if column is None else [])
             for group in groups:
                 for month in ctx.months:
