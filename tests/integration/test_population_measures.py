@@ -110,7 +110,8 @@ def test_a_keeping_lake_computes_each_measure_once_and_gives_the_same_rows(lake_
     "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
 )
 def test_a_keeping_lake_on_spark_gives_what_duckdb_gives(lake_dir: Path, spark: Any) -> None:
-    on_spark = spark_lake(lake_dir, spark).keeping()
+    # as a cluster would be given it: a URI, as a string
+    on_spark = spark_lake(f"{lake_dir.as_uri()}/", spark).keeping()
     expected = rows(efi(duckdb_lake(lake_dir)))
     assert rows(efi(on_spark)) == expected
     assert rows(efi(on_spark)) == expected  # read back from Spark's cache

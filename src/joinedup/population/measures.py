@@ -210,10 +210,15 @@ def duckdb_lake(lake_dir: Path) -> Lake:
     return Lake(**tables, backend=con)
 
 
-def spark_lake(lake_dir: Path, session: Any) -> Lake:
-    """The lake on a Spark session (``local[*]`` or a cluster that can read ``lake_dir``)."""
+def spark_lake(lake_dir: Path | str, session: Any) -> Lake:
+    """The lake on a Spark session (``local[*]`` or a cluster that can read ``lake_dir``).
+
+    ``lake_dir`` is a local folder or a URI the cluster reads (``s3a://bucket/lake``,
+    ``abfss://...``, ``hdfs://...``), given as a string: a ``Path`` would fold its ``//``.
+    """
     con = ibis.pyspark.connect(session)
-    tables = {t: con.read_parquet(str(lake_dir / f"{t}.parquet"), table_name=t) for t in _TABLES}
+    root = str(lake_dir).rstrip("/")
+    tables = {t: con.read_parquet(f"{root}/{t}.parquet", table_name=t) for t in _TABLES}
     return Lake(**tables, backend=con)
 
 
