@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -34,7 +34,6 @@ NHS_TEXT = "#212b32"
 NHS_DARK_GREY = "#425563"
 NHS_MID_GREY = "#768692"
 NHS_GREY_4 = "#d8dde0"
-NHS_PALE_GREY = "#e8edee"
 NHS_WHITE = "#ffffff"
 NHS_WARM_YELLOW = "#ffb81c"
 NHS_GREEN = "#007f3b"
@@ -280,37 +279,6 @@ class Scale:
 def gridline(tick: float, x1: float, y1: float, x2: float, y2: float, colour: str) -> str:
     """A gridline whose ``data-tick`` holds the exact value, so the scale can be read back."""
     return line(x1, y1, x2, y2, colour, data_tick=f"{tick:.12g}")
-
-
-def y_gridlines(
-    scale: Scale,
-    ticks: Sequence[float],
-    texts: Sequence[str],
-    left: float,
-    right: float,
-    *,
-    dark_zero: bool = True,
-) -> list[str]:
-    """Gridlines across from ``left`` to ``right``, each with its text to the left.
-
-    The lowest (the axis) is dark, and so is 0 when ``dark_zero``; the others light.
-    """
-    parts = []
-    for tick, written in zip(ticks, texts, strict=True):
-        y = scale(tick)
-        dark = tick == ticks[0] or (dark_zero and tick == 0)
-        parts.append(gridline(tick, left, y, right, y, NHS_DARK_GREY if dark else NHS_GREY_4))
-        parts.append(
-            text(left - 6, y, written, size=SMALL_FONT_SIZE, anchor="end", fill=NHS_DARK_GREY)
-        )
-    return parts
-
-
-def x_tick(x: float, bottom: float, content: str, width: float) -> str:
-    """A tick below the plot's ``bottom`` at ``x``, with its label centred under it."""
-    return line(x, bottom, x, bottom + 4, NHS_DARK_GREY) + label(
-        x, bottom + 14, content, width, anchor="middle", size=SMALL_FONT_SIZE, fill=NHS_DARK_GREY
-    )
 
 
 # --- contrast ------------------------------------------------------------------------------
