@@ -20,6 +20,8 @@ DEFAULT_DIRECTORY = (
 #: The access policy shipped with JoinedUp: roles, actions, sensitivity, break-glass.
 DEFAULT_POLICY = Path(__file__).parent / "access" / "policy.yaml"
 DEFAULT_INDICATOR_CATALOGUE = Path(__file__).parent / "oversight" / "catalogue.yaml"
+#: The referral routing rules shipped with JoinedUp: time frames, weights, first choices.
+DEFAULT_ROUTING_RULES = Path(__file__).parent / "referrals" / "routing.yaml"
 
 
 class Settings(BaseSettings):
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
     policy_file: Path = Field(
         default=DEFAULT_POLICY,
         description="The access policy file (YAML): roles, actions, sensitivity, break-glass.",
+    )
+    routing_rules: Path = Field(
+        default=DEFAULT_ROUTING_RULES,
+        description="The referral routing rules (YAML): urgencies' time frames, ranking weights "
+        "and the ICS's first-choice service types.",
     )
 
     @cached_property

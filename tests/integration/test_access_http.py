@@ -50,7 +50,7 @@ def test_discovery_and_keys(client: TestClient) -> None:
     assert config["id_token_signing_alg_values_supported"] == ["RS256"]
     keys = client.get(config["jwks_uri"]).json()["keys"]
     assert [k["alg"] for k in keys] == ["RS256"] and "d" not in keys[0]
-    assert len(client.get("/dev-idp/users").json()) == 10
+    assert len(client.get("/dev-idp/users").json()) == 11
 
 
 def test_a_demo_users_token_signs_them_in(client: TestClient) -> None:

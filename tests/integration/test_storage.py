@@ -10,7 +10,8 @@ from sqlalchemy import inspect
 import joinedup.directory.tables
 import joinedup.feeds.tables
 import joinedup.identity.tables
-import joinedup.records.tables  # noqa: F401
+import joinedup.records.tables
+import joinedup.referrals.tables  # noqa: F401
 from joinedup.directory.store import (
     PopulationCount,
     read_directory,

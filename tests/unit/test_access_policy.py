@@ -22,7 +22,7 @@ def _write(tmp_path: Path, change: object) -> Path:
 def test_the_shipped_policy_loads_and_is_the_default() -> None:
     assert Settings().policy_file == DEFAULT_POLICY
     policy = load_policy(DEFAULT_POLICY)
-    assert len(policy.roles) == 10
+    assert len(policy.roles) == 11
     assert policy.allows("gp", "record.read")
     assert not policy.allows("analyst", "record.read")
     assert not policy.allows("nobody", "record.read")

@@ -311,6 +311,7 @@ def test_one_demo_user_per_role_at_organisations_of_the_directory(tmp_path: Path
             "social_worker",
             "care_coordinator",
             "paramedic",
+            "voluntary_sector_worker",
             "analyst",
             "privacy_officer",
             "administrator",
@@ -318,7 +319,8 @@ def test_one_demo_user_per_role_at_organisations_of_the_directory(tmp_path: Path
     )
     directory = load_directory(settings.directory_file)
     organisations = {o.ods_code: o for o in directory.organisations}
-    services = {s.id for s in directory.services}
+    # The coordination centre is the single point of access itself, not a directory service.
+    services = {s.id for s in directory.services} | {"coordination-centre"}
     for user in users:
         assert user.organisation in organisations, user.subject
         assert set(user.services) <= services, user.subject

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 import joinedup
 from joinedup.access import dev_idp
 from joinedup.api import fhir
+from joinedup.api import referrals as referrals_api
 from joinedup.api.routes import health
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
@@ -29,6 +30,7 @@ from joinedup.web import (
     population_pages,
     privacy_pages,
     record_pages,
+    referral_pages,
 )
 
 logger = logging.getLogger(__name__)
@@ -130,6 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_pages.router)
     app.include_router(population_pages.router)
     app.include_router(oversight_pages.router)
+    app.include_router(referral_pages.router)
     app.include_router(dev_idp.router)
+    referrals_api.install(app)  # before the record's generic /fhir/{type} routes
     fhir.install(app)
     return app

@@ -32,6 +32,7 @@ from joinedup.directory.model import (
     PrimaryCareNetwork,
     Service,
 )
+from joinedup.directory.profiles import DISPOSITIONS, NEEDS, REFERRERS, TYPE_PROFILES
 
 #: The kinds of service a directory file may name in a service's ``type``, with what each
 #: means. A short, closed list, so that a typo is an error and referrals can route by type.
@@ -173,7 +174,16 @@ _PCN_KEYS = ("code", "name", "area")
 _ORGANISATION_KEYS = ("ods_code", "name", "kind")
 _ORGANISATION_OPTIONAL = ("synthetic", "area", "place", "pcn", "beds")
 _SERVICE_KEYS = ("id", "name", "provider", "type", "areas", "opening_hours")
-_SERVICE_OPTIONAL = ("age_min", "age_max", "eligibility", "capacity")
+_SERVICE_OPTIONAL = (
+    "age_min",
+    "age_max",
+    "eligibility",
+    "capacity",
+    "needs",
+    "dispositions",
+    "referrers",
+    "sex",
+)
 _CAPACITY_KEYS = ("amount", "unit")
 
 
@@ -374,6 +384,27 @@ def _parse_services(entries: list[object], problems: _Problems, known: _Known) -
         eligibility = entry.text("eligibility", default="")
         opening_hours = entry.convert("opening_hours", parse_opening_hours)
         capacity = entry.convert("capacity", _capacity, default=None)
+        profile = TYPE_PROFILES.get(service_type or "")
+        vocabularies = (
+            ("needs", NEEDS, profile.needs if profile else ()),
+            ("dispositions", DISPOSITIONS, profile.dispositions if profile else ()),
+            ("referrers", REFERRERS, profile.referrers if profile else ()),
+        )
+        chosen: dict[str, tuple[str, ...]] = {}
+        for key, vocabulary, default in vocabularies:
+            given = entry.text_list(key)
+            if key in entry.data and given is not None:
+                if not given:
+                    problems.add(where, f"{key}: give at least one (or leave it out)")
+                for code in given:
+                    if code not in vocabulary:
+                        problems.add(
+                            where,
+                            _unknown(key, code, vocabulary, f"one of the {key}", in_file=False)
+                            + "; they are listed in docs/directory.md",
+                        )
+            chosen[key] = given if given else default
+        sex = entry.text("sex", default=None)
         if service_id is not None:
             if service_id in ids:
                 problems.add(where, f"service id {service_id!r} is used twice")
@@ -410,6 +441,8 @@ def _parse_services(entries: list[object], problems: _Problems, known: _Known) -
             eligibility=eligibility,
             opening_hours=opening_hours,
             capacity=capacity,
+            sex=sex,
+            **chosen,
         )
         if service is not None:
             services.append(service)

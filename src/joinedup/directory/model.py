@@ -202,9 +202,19 @@ class Service:
     eligibility: str = ""
     opening_hours: OpeningHours = field(default_factory=lambda: OpeningHours(all_hours=True))
     capacity: Capacity | None = None
+    # The Directory of Services profile (joinedup.directory.profiles): what it handles, how
+    # fast, from whom, and for which sex (None: anyone).
+    needs: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = ()
+    referrers: tuple[str, ...] = ()
+    sex: str | None = None
 
     def __post_init__(self) -> None:
         _require(bool(self.id.strip()), f"service {self.name!r}: empty id")
+        _require(
+            self.sex in (None, "female", "male"),
+            f"service {self.id}: sex must be female or male (or left out, for anyone)",
+        )
         _require(bool(self.areas), f"service {self.id}: covers no area")
         _require(
             0 <= self.age_min <= self.age_max <= 120,

@@ -29,6 +29,7 @@ from joinedup.directory.model import (
     PrimaryCareNetwork,
     Service,
 )
+from joinedup.directory.profiles import TYPE_PROFILES
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,12 @@ def _service_row(s: Service) -> dict[str, Any]:
         },
         "capacity_amount": s.capacity.amount if s.capacity else None,
         "capacity_unit": s.capacity.unit if s.capacity else None,
+        "profile": {
+            "needs": list(s.needs),
+            "dispositions": list(s.dispositions),
+            "referrers": list(s.referrers),
+            "sex": s.sex,
+        },
     }
 
 
@@ -283,4 +290,24 @@ def _service_from_row(r: Any) -> Service:
             ),
         ),
         capacity=capacity,
+        **_profile(r["type"], r["profile"]),
     )
+
+
+def _profile(service_type: str, stored: Any) -> dict[str, Any]:
+    # A database loaded before services had profiles holds NULL: the type's defaults.
+    if stored is None:
+        default = TYPE_PROFILES.get(service_type)
+        if default is None:
+            return {}
+        return {
+            "needs": default.needs,
+            "dispositions": default.dispositions,
+            "referrers": default.referrers,
+        }
+    return {
+        "needs": tuple(stored["needs"]),
+        "dispositions": tuple(stored["dispositions"]),
+        "referrers": tuple(stored["referrers"]),
+        "sex": stored.get("sex"),
+    }

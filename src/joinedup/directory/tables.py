@@ -69,6 +69,8 @@ service = Table(
     Column("opening_hours", JSON, nullable=False),
     Column("capacity_amount", Integer, nullable=True),
     Column("capacity_unit", String(60), nullable=True),
+    # needs, dispositions, referrers and sex (joinedup.directory.profiles); NULL: the type's.
+    Column("profile", JSON, nullable=True),
 )
 
 #: Counts of patients registered at each practice by sex and age band (the shape of NHS

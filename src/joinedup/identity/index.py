@@ -97,6 +97,49 @@ def take_source_record(
     return Linked(source_id, key, "new")
 
 
+def attach_source_record(
+    session: Session,
+    *,
+    partner: str,
+    feed: str,
+    person: PersonDetails,
+    person_key: str,
+    reason: str,
+    at: datetime,
+) -> int:
+    """Record ``person`` as held by ``partner``'s ``feed``, linked to a person already found.
+
+    For a part that has identified the person itself (a referral resolved by NHS number
+    and date of birth, or by name, date of birth and postcode): the source record keeps what
+    the sender gave, and its link says how it was made. Returns the source record's id.
+    """
+    t = tables.source_record
+    values: dict[str, object] = {
+        "nhs_number": person.nhs_number,
+        "given": person.given,
+        "family": person.family,
+        "birth_date": person.birth_date,
+        "sex": person.sex,
+        "postcode": person.postcode,
+        "address_line": person.address_line,
+        "death_date": person.death_date,
+        "updated_at": at,
+    }
+    existing = source_record_id(session, partner=partner, feed=feed, local_id=person.local_id)
+    if existing is not None:
+        session.execute(update(t).where(t.c.id == existing).values(**values))
+        if current_link(session, existing) is not None:
+            return existing
+        source_id = existing
+    else:
+        source_id = session.execute(
+            _INSERT_SOURCE,
+            {"partner": partner, "feed": feed, "local_id": person.local_id, **values},
+        ).scalar_one()
+    _open_link(session, source_id, person_key, "resolved", None, reason, at)
+    return int(source_id)
+
+
 def current_link(session: Session, source_record_id: int) -> tuple[str, str] | None:
     """The current (person key, method) of a source record, if it has one."""
     row = session.execute(_CURRENT_LINK, {"source_record_id": source_record_id}).first()

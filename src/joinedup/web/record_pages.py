@@ -36,6 +36,7 @@ ROLE_NAMES = {
     "social_worker": "Social worker",
     "care_coordinator": "Care coordinator",
     "paramedic": "Paramedic",
+    "voluntary_sector_worker": "Voluntary sector worker",
     "analyst": "Analyst",
     "privacy_officer": "Privacy officer",
     "administrator": "Administrator",

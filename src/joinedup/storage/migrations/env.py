@@ -2,7 +2,8 @@
 
 from alembic import context
 
-import joinedup.access.tables  # noqa: F401  (declares access tables for autogenerate)
+import joinedup.access.tables
+import joinedup.referrals.tables  # noqa: F401  (and the referral tables)
 from joinedup.storage.schema import metadata
 
 engine = context.config.attributes["engine"]
