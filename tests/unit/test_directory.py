@@ -1,4 +1,5 @@
-"""The directory loader: the shipped Cornwall file, every whole-file rule, and opening hours."""
+"""The directory loader: the shipped Cornwall file, every whole-file rule, opening hours and
+service profiles."""
 
 from __future__ import annotations
 
@@ -17,11 +18,22 @@ from joinedup.directory import (
     Directory,
     DirectoryError,
     OrganisationKind,
+    Service,
     load_directory,
     parse_directory,
     parse_opening_hours,
 )
+from joinedup.directory.profiles import (
+    DISPOSITIONS,
+    NEEDS,
+    PROFESSIONALS,
+    REFERRERS,
+    TYPE_PROFILES,
+)
 from joinedup.settings import DEFAULT_DIRECTORY
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "directory.md"
+PROFILE_KEYS = ("needs", "dispositions", "referrers")
 
 # --- the shipped file ---------------------------------------------------------------------------
 
@@ -98,6 +110,115 @@ def test_the_default_virtual_wards_have_about_35_beds_per_100000(cornwall: Direc
     )
     per_100k = beds / sum(p.population for p in cornwall.places) * 100_000
     assert 30 <= per_100k <= 40
+
+
+#: The Cornwall services whose profile differs from their type's, and in what.
+CORNWALL_OVERRIDES = {
+    "virtual-ward-respiratory": {"needs"},
+    "little-harbour": {"referrers"},
+}
+
+
+def test_the_default_services_take_their_types_profile_unless_they_differ(
+    cornwall: Directory,
+) -> None:
+    for service in cornwall.services:
+        default = TYPE_PROFILES[service.type]
+        for key in PROFILE_KEYS:
+            if key not in CORNWALL_OVERRIDES.get(service.id, set()):
+                assert getattr(service, key) == getattr(default, key), (service.id, key)
+        assert service.sex is None, service.id  # no Cornwall service is for one sex only
+
+
+def test_the_default_services_own_profiles_say_how_they_differ(cornwall: Directory) -> None:
+    by_id = {s.id: s for s in cornwall.services}
+    respiratory = by_id["virtual-ward-respiratory"]
+    assert respiratory.needs == ("breathlessness", "acute_deterioration")
+    assert respiratory.dispositions == TYPE_PROFILES["virtual_ward"].dispositions
+    hospice = by_id["little-harbour"]
+    assert "self" in hospice.referrers  # families refer a child to the children's hospice
+    assert "self" not in TYPE_PROFILES["palliative_care"].referrers
+    assert "self" not in by_id["hospice-st-julias"].referrers
+
+
+# --- service profiles: the vocabulary and each type's defaults ---------------------------------
+
+
+def test_every_service_type_has_a_profile_written_in_the_vocabulary() -> None:
+    assert set(TYPE_PROFILES) == set(SERVICE_TYPES)
+    vocabularies = {"needs": NEEDS, "dispositions": DISPOSITIONS, "referrers": REFERRERS}
+    for service_type, profile in TYPE_PROFILES.items():
+        for key, vocabulary in vocabularies.items():
+            codes = getattr(profile, key)
+            assert codes, (service_type, key)
+            assert len(set(codes)) == len(codes), (service_type, key, "a code twice")
+            assert set(codes) <= set(vocabulary), (service_type, key, set(codes) - set(vocabulary))
+
+
+def test_every_need_and_disposition_has_a_type_that_takes_it() -> None:
+    # A code no type takes could only ever be routed by a service's own profile.
+    assert {n for p in TYPE_PROFILES.values() for n in p.needs} == set(NEEDS)
+    assert {d for p in TYPE_PROFILES.values() for d in p.dispositions} == set(DISPOSITIONS)
+
+
+def test_dispositions_run_from_most_to_least_urgent() -> None:
+    within = [d.within for d in DISPOSITIONS.values()]
+    assert within == sorted(within)
+    assert all(code == d.code for code, d in DISPOSITIONS.items())
+
+
+def test_the_type_defaults_follow_how_these_services_take_referrals() -> None:
+    ucr = TYPE_PROFILES["urgent_community_response"]
+    assert ucr.dispositions == ("two_hour", "same_day")
+    assert ucr.referrers == PROFESSIONALS  # GPs, 999, 111, care homes...; not self-referral
+    assert {"fall", "catheter_continence", "end_of_life"} <= set(ucr.needs)
+    assert "emergency" not in TYPE_PROFILES["mental_health_crisis"].dispositions
+    assert set(TYPE_PROFILES["memory_assessment"].referrers) == {"gp", "mental_health"}
+    for takes_self_referral in (
+        "social_work_assessment",
+        "mental_health_crisis",
+        "falls_prevention",
+        "social_prescribing",
+        "befriending",
+        "carers_support",
+        "minor_injury_unit",
+        "urgent_treatment_centre",
+    ):
+        assert "self" in TYPE_PROFILES[takes_self_referral].referrers, takes_self_referral
+    for professionals_only in ("district_nursing", "virtual_ward", "home_care", "reablement"):
+        assert "self" not in TYPE_PROFILES[professionals_only].referrers, professionals_only
+
+
+def _docs_table(heading: str) -> list[list[str]]:
+    """The body rows of the first table after ``heading`` in docs/directory.md, cell by cell."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index(f"\n{heading}\n") + len(heading) + 2 :]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("#"):
+            break
+        if line.startswith("| ") and not line.startswith("|---"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows[1:]  # without the header
+
+
+def _codes(cell: str) -> tuple[str, ...]:
+    if cell.startswith("professionals"):
+        return PROFESSIONALS + (("self",) if "`self`" in cell else ())
+    return tuple(code.strip().strip("`") for code in cell.split(","))
+
+
+def test_the_docs_list_the_vocabulary_and_each_types_defaults() -> None:
+    assert [r[0] for r in _docs_table("### Needs")] == [f"`{n}`" for n in NEEDS]
+    assert [r[0] for r in _docs_table("### Dispositions")] == [f"`{d}`" for d in DISPOSITIONS]
+    assert [r[0] for r in _docs_table("### Referrers")] == [f"`{r}`" for r in REFERRERS]
+    documented = {
+        row[0].strip("`"): (_codes(row[1]), _codes(row[2]), _codes(row[3]))
+        for row in _docs_table("### Each type's default profile")
+    }
+    assert documented == {
+        t: (p.needs, p.dispositions, p.referrers) for t, p in TYPE_PROFILES.items()
+    }
 
 
 # --- a small valid file, and every way of breaking it -----------------------------------------
@@ -182,6 +303,46 @@ def test_optional_service_keys_take_their_defaults(tmp_path: Path) -> None:
     service = load_directory(write(tmp_path, data)).services[0]
     assert (service.age_min, service.age_max, service.eligibility) == (0, 120, "")
     assert service.capacity is None
+
+
+def test_a_service_that_gives_no_profile_takes_its_types(tmp_path: Path) -> None:
+    data = small_file()
+    data["services"].append({**data["services"][0], "id": "befriend", "type": "befriending"})
+    ucr, befriending = load_directory(write(tmp_path, data)).services
+    for service in (ucr, befriending):
+        default = TYPE_PROFILES[service.type]
+        assert (service.needs, service.dispositions, service.referrers) == (
+            default.needs,
+            default.dispositions,
+            default.referrers,
+        )
+        assert service.sex is None
+    assert "two_hour" in ucr.dispositions
+    assert "self" in befriending.referrers and "self" not in ucr.referrers
+
+
+def test_a_services_own_profile_replaces_its_types_key_by_key(tmp_path: Path) -> None:
+    data = small_file()
+    data["services"][0].update(needs=["fall"], referrers=["gp", "self"], sex="female")
+    service = load_directory(write(tmp_path, data)).services[0]
+    assert service.needs == ("fall",)  # replaced, not added to the type's
+    assert service.referrers == ("gp", "self")
+    assert service.dispositions == TYPE_PROFILES["urgent_community_response"].dispositions
+    assert service.sex == "female"
+
+
+def test_a_profile_key_left_empty_takes_the_types_like_any_optional_key(tmp_path: Path) -> None:
+    data = small_file()
+    data["services"][0].update(needs=None, sex=None)
+    service = load_directory(write(tmp_path, data)).services[0]
+    assert service.needs == TYPE_PROFILES["urgent_community_response"].needs
+    assert service.sex is None
+
+
+def test_a_service_for_another_sex_is_refused_by_the_model() -> None:
+    assert Service("s", "S", "REF", "befriending", ("west",), sex="male").sex == "male"
+    with pytest.raises(DirectoryError, match="service s: sex must be female or male"):
+        Service("s", "S", "REF", "befriending", ("west",), sex="other")
 
 
 Edit = Callable[[dict[str, Any]], None]
@@ -430,6 +591,72 @@ BAD_FILES: dict[str, tuple[Edit, str, str]] = {
         _set("services", 0, "areas", "west"),
         "services[0] (ucr-west",
         "areas: expected a list of text",
+    ),
+    "a required key left empty": (
+        _set("services", 0, "id", None),
+        'services[0] ("Urgent community response")',
+        "id: expected text, got nothing",
+    ),
+    "required opening hours left empty": (
+        _set("services", 0, "opening_hours", None),
+        "services[0] (ucr-west",
+        "opening_hours must be '24/7' or a mapping",
+    ),
+    "a required name left empty": (
+        _set("areas", 1, "name", None),
+        "areas[1] (east)",
+        "name: expected text, got nothing",
+    ),
+    "unknown need": (
+        _set("services", 0, "needs", ["fall", "falls"]),
+        'services[0] (ucr-west "Urgent community response")',
+        "needs 'falls' is not a need (did you mean 'fall'?); the needs are listed in "
+        "docs/directory.md",
+    ),
+    "unknown disposition": (
+        _set("services", 0, "dispositions", ["two_hours"]),
+        "services[0] (ucr-west",
+        "dispositions 'two_hours' is not a disposition (did you mean 'two_hour'?)",
+    ),
+    "unknown referrer": (
+        _set("services", 0, "referrers", ["GP"]),
+        "services[0] (ucr-west",
+        "referrers 'GP' is not a referrer (did you mean 'gp'?)",
+    ),
+    "no needs": (
+        _set("services", 0, "needs", []),
+        "services[0] (ucr-west",
+        "needs: a service must handle at least one need",
+    ),
+    "no dispositions": (
+        _set("services", 0, "dispositions", []),
+        "services[0] (ucr-west",
+        "dispositions: a service must respond with at least one disposition",
+    ),
+    "no referrers": (
+        _set("services", 0, "referrers", []),
+        "services[0] (ucr-west",
+        "referrers: a service must take referrals from at least one referrer",
+    ),
+    "a code twice": (
+        _set("services", 0, "dispositions", ["routine", "same_day", "routine"]),
+        "services[0] (ucr-west",
+        "dispositions: 'routine' is given twice",
+    ),
+    "a need instead of a list": (
+        _set("services", 0, "needs", "fall"),
+        "services[0] (ucr-west",
+        "needs: expected a list of text, e.g. [fall, frailty], got 'fall' (text)",
+    ),
+    "unknown sex": (
+        _set("services", 0, "sex", "Female"),
+        "services[0] (ucr-west",
+        "sex 'Female' is not female or male (did you mean 'female'?)",
+    ),
+    "sex not as text": (
+        _set("services", 0, "sex", True),
+        "services[0] (ucr-west",
+        "sex: expected text, got true (a boolean)",
     ),
 }
 

@@ -32,7 +32,14 @@ from joinedup.directory.model import (
     PrimaryCareNetwork,
     Service,
 )
-from joinedup.directory.profiles import DISPOSITIONS, NEEDS, REFERRERS, TYPE_PROFILES
+from joinedup.directory.profiles import (
+    DISPOSITIONS,
+    NEEDS,
+    REFERRERS,
+    SEXES,
+    TYPE_PROFILES,
+    TypeProfile,
+)
 
 #: The kinds of service a directory file may name in a service's ``type``, with what each
 #: means. A short, closed list, so that a typo is an error and referrals can route by type.
@@ -384,27 +391,7 @@ def _parse_services(entries: list[object], problems: _Problems, known: _Known) -
         eligibility = entry.text("eligibility", default="")
         opening_hours = entry.convert("opening_hours", parse_opening_hours)
         capacity = entry.convert("capacity", _capacity, default=None)
-        profile = TYPE_PROFILES.get(service_type or "")
-        vocabularies = (
-            ("needs", NEEDS, profile.needs if profile else ()),
-            ("dispositions", DISPOSITIONS, profile.dispositions if profile else ()),
-            ("referrers", REFERRERS, profile.referrers if profile else ()),
-        )
-        chosen: dict[str, tuple[str, ...]] = {}
-        for key, vocabulary, default in vocabularies:
-            given = entry.text_list(key)
-            if key in entry.data and given is not None:
-                if not given:
-                    problems.add(where, f"{key}: give at least one (or leave it out)")
-                for code in given:
-                    if code not in vocabulary:
-                        problems.add(
-                            where,
-                            _unknown(key, code, vocabulary, f"one of the {key}", in_file=False)
-                            + "; they are listed in docs/directory.md",
-                        )
-            chosen[key] = given if given else default
-        sex = entry.text("sex", default=None)
+        profile = _profile(entry, TYPE_PROFILES.get(service_type or ""))
         if service_id is not None:
             if service_id in ids:
                 problems.add(where, f"service id {service_id!r} is used twice")
@@ -441,12 +428,60 @@ def _parse_services(entries: list[object], problems: _Problems, known: _Known) -
             eligibility=eligibility,
             opening_hours=opening_hours,
             capacity=capacity,
-            sex=sex,
-            **chosen,
+            **profile,
         )
         if service is not None:
             services.append(service)
     return services
+
+
+#: A service's profile keys: the vocabulary each code must be in, and what one code is called.
+_PROFILE_KEYS: tuple[tuple[str, Mapping[str, object], str, str], ...] = (
+    ("needs", NEEDS, "need", "[fall, frailty]"),
+    ("dispositions", DISPOSITIONS, "disposition", "[same_day, routine]"),
+    ("referrers", REFERRERS, "referrer", "[gp, self]"),
+)
+
+#: What an empty list says is wrong, for each profile key.
+_PROFILE_EMPTY = {
+    "needs": "a service must handle at least one need",
+    "dispositions": "a service must respond with at least one disposition",
+    "referrers": "a service must take referrals from at least one referrer",
+}
+
+
+def _profile(entry: _Entry, default: TypeProfile | None) -> dict[str, Any]:
+    """A service's needs, dispositions, referrers and sex: its own where given, else its type's.
+
+    Problems are recorded against the entry; with an unknown type the defaults are empty (the
+    type itself is reported).
+    """
+    profile: dict[str, Any] = {}
+    for key, vocabulary, one, example in _PROFILE_KEYS:
+        given = entry.text_list(key, example)
+        if given is None:  # absent (or not a list, already reported): the type's
+            profile[key] = getattr(default, key) if default is not None else ()
+            continue
+        if not given:
+            entry.problem(f"{key}: {_PROFILE_EMPTY[key]} (or leave {key} out to take its type's)")
+        for code in given:
+            if code not in vocabulary:
+                entry.problem(
+                    _unknown(key, code, vocabulary, f"a {one}", in_file=False)
+                    + f"; the {key} are listed in docs/directory.md"
+                )
+        for code in sorted({c for c in given if given.count(c) > 1}):
+            entry.problem(f"{key}: {code!r} is given twice")
+        profile[key] = given
+    sex = entry.text("sex", default=None)
+    if sex is not None and sex not in SEXES:
+        entry.problem(
+            _unknown("sex", sex, SEXES, " or ".join(SEXES), in_file=False)
+            + "; leave sex out for a service open to anyone"
+        )
+        sex = None
+    profile["sex"] = sex
+    return profile
 
 
 def _capacity(value: object) -> Capacity:
@@ -610,18 +645,21 @@ class _Entry:
 
     def __init__(self, data: Mapping[Any, Any], where: str, problems: _Problems) -> None:
         self.data, self.where, self.problems, self.ok = data, where, problems, True
+        self.required: frozenset[str] = frozenset()
 
-    def _problem(self, what: str) -> None:
+    def problem(self, what: str) -> None:
+        """Record a problem with this entry (and mark it not ok)."""
         self.ok = False
         self.problems.add(self.where, what)
 
     def has_keys(self, required: Iterable[str], optional: Iterable[str]) -> None:
         """Record a problem for each required key missing and each key not allowed."""
         required, allowed = list(required), [*required, *optional]
+        self.required = frozenset(required)
         for key in self.data:
             if key not in allowed:
                 hint = difflib.get_close_matches(str(key), allowed, n=1)
-                self._problem(
+                self.problem(
                     f"unknown key {key!r}"
                     + (
                         f" (did you mean {hint[0]!r}?)"
@@ -631,7 +669,7 @@ class _Entry:
                 )
         for key in required:
             if key not in self.data:
-                self._problem(f"missing required key {key!r}")
+                self.problem(f"missing required key {key!r}")
 
     def _get(
         self, key: str, default: object, check: Callable[[object], bool], expected: str
@@ -639,27 +677,28 @@ class _Entry:
         if key not in self.data:
             return default
         value = self.data[key]
-        if value is None and default is None:
+        # An optional key left empty (`capacity:`) means its default; a required one is wrong.
+        if value is None and default is None and key not in self.required:
             return None
         if not check(value):
             hint = "; put it in quotes" if expected == "text" and value is not None else ""
-            self._problem(f"{key}: expected {expected}, got {_describe(value)}{hint}")
+            self.problem(f"{key}: expected {expected}, got {_describe(value)}{hint}")
             return None
         return value
 
     def text(self, key: str, default: str | None = None) -> str | None:
         value: str | None = self._get(key, default, lambda v: isinstance(v, str), "text")
         if key in self.data and value is not None and not value.strip():
-            self._problem(f"{key}: is empty")
+            self.problem(f"{key}: is empty")
             return None
         return value
 
-    def text_list(self, key: str) -> tuple[str, ...] | None:
+    def text_list(self, key: str, example: str = "[TR1, TR2]") -> tuple[str, ...] | None:
         value = self._get(
             key,
             None,
             lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
-            "a list of text, e.g. [TR1, TR2]",
+            f"a list of text, e.g. {example}",
         )
         return tuple(value) if value is not None else None
 
@@ -693,7 +732,7 @@ class _Entry:
         try:
             return kind(value)
         except ValueError:
-            self._problem(
+            self.problem(
                 _unknown(
                     key, value, [k.value for k in kind], "a kind of organisation", in_file=False
                 )
@@ -704,18 +743,24 @@ class _Entry:
     def convert(
         self, key: str, parse: Callable[[object], _T], default: _T | None = None
     ) -> _T | None:
-        if key not in self.data or (self.data[key] is None and default is None):
+        if key not in self.data or (
+            self.data[key] is None and default is None and key not in self.required
+        ):
             return default
         try:
             return parse(self.data[key])
         except DirectoryError as error:
-            self._problem(str(error))
+            self.problem(str(error))
             return None
 
 
 def _unknown(key: str, value: str, known: Iterable[str], what: str, *, in_file: bool = True) -> str:
     """``pcn 'U99999' is not a PCN in this file``, with the nearest name when there is one."""
-    hint = difflib.get_close_matches(value, list(known), n=1)
+    known = list(known)
+    hint = difflib.get_close_matches(value, known, n=1)
+    if not hint:  # 'GP' for 'gp': difflib compares case
+        lowered = {k.lower(): k for k in known}
+        hint = [lowered[h] for h in difflib.get_close_matches(value.lower(), list(lowered), n=1)]
     message = f"{key} {value!r} is not {what}" + (" in this file" if in_file else "")
     return message + (f" (did you mean {hint[0]!r}?)" if hint else "")
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from enum import StrEnum
 
+from joinedup.directory.profiles import SEXES
+
 
 class DirectoryError(ValueError):
     """A directory file is wrong. The message names the entry and what is wrong with it."""
@@ -212,8 +214,8 @@ class Service:
     def __post_init__(self) -> None:
         _require(bool(self.id.strip()), f"service {self.name!r}: empty id")
         _require(
-            self.sex in (None, "female", "male"),
-            f"service {self.id}: sex must be female or male (or left out, for anyone)",
+            self.sex is None or self.sex in SEXES,
+            f"service {self.id}: sex must be {' or '.join(SEXES)} (or left out, for anyone)",
         )
         _require(bool(self.areas), f"service {self.id}: covers no area")
         _require(

@@ -103,7 +103,6 @@ class TypeProfile:
     referrers: tuple[str, ...] = PROFESSIONALS
 
 
-_ALL = PROFESSIONALS
 _ALL_AND_SELF = (*PROFESSIONALS, "self")
 
 #: Each service type's default profile; a service's own entry in the directory may differ.
@@ -112,8 +111,9 @@ TYPE_PROFILES: dict[str, TypeProfile] = {
     "urgent_treatment_centre": TypeProfile(("minor_injury",), ("same_day",), _ALL_AND_SELF),
     "minor_injury_unit": TypeProfile(("minor_injury",), ("same_day",), _ALL_AND_SELF),
     "emergency_ambulance": TypeProfile(("emergency",), ("emergency",), _ALL_AND_SELF),
-    # NHS England's two-hour UCR guidance: referrals from GPs, 111, 999, care homes and
-    # other professionals (self-referral is not standard).
+    # NHS England asks UCR teams to take referrals from all appropriate sources: GPs, 111,
+    # 999 and ambulance crews, care homes and other professionals. Not every team takes
+    # self-referral, so the default leaves it out; a team that does can say so.
     "urgent_community_response": TypeProfile(
         ("fall", "frailty", "acute_deterioration", "catheter_continence", "end_of_life"),
         ("two_hour", "same_day"),
