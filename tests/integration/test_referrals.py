@@ -338,3 +338,41 @@ def test_routing_proposes_the_local_two_hour_team_with_reasons(server: Server) -
     with pytest.raises(ReferralError) as refused, server.sessions.begin() as session:
         centre.act(session, referral.id, Action.DECLINE, gp, WEDNESDAY_MORNING)
     assert refused.value.status == 400  # a decline needs a reason
+
+
+def test_a_synthetic_flow_is_worked_through_and_the_dashboard_counts_it(server: Server) -> None:
+    from joinedup.referrals.measures import measures
+    from joinedup.referrals.synthetic import generate_flow
+
+    centre = Centre(load_directory(DEFAULT_DIRECTORY), load_rules(DEFAULT_ROUTING_RULES))
+    report = generate_flow(
+        server.sessions, centre, days=14, per_day=6, until=WEDNESDAY_MORNING, seed=7
+    )
+    assert report.referrals > 50
+    assert report.completed > report.referrals // 2
+    ucr = frozenset({"ucr-west", "ucr-central", "ucr-east"})
+    with server.sessions() as session:
+        m = measures(
+            session,
+            since=None,
+            until=None,
+            now=WEDNESDAY_MORNING,
+            ucr_services=ucr,
+            at_risk_after=0.75,
+        )
+    assert m.received == report.referrals
+    assert sum(m.by_source.values()) == m.received
+    assert m.ucr_counted > 0 and m.ucr_two_hour is not None
+    assert 40 <= m.ucr_two_hour <= 100  # about four in five on time, by construction
+    assert m.routed_right_first_time is not None and m.routed_right_first_time > 80
+    page = server.get("/referrals/dashboard", user="demo-analyst", period="all")
+    assert page.status_code == 200
+    assert "Two-hour urgent community response" in page.text
+    assert f'<dd class="nhsuk-summary-list__value">{m.received}' in page.text
+    assert server.get("/referrals/dashboard", user="demo-administrator").status_code == 403
+
+
+def test_a_referral_keeps_the_persons_name_in_their_record(server: Server) -> None:
+    assert server.post("/fhir/$process-message", bars_message()).status_code == 200
+    patient = server.get(f"/fhir/Patient/{server.people.ann}").json()
+    assert patient["name"][0]["family"] == "Smith"

@@ -30,6 +30,7 @@ from joinedup.web import (
     population_pages,
     privacy_pages,
     record_pages,
+    referral_dashboard,
     referral_pages,
 )
 
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(privacy_pages.router)
     app.include_router(population_pages.router)
     app.include_router(oversight_pages.router)
+    app.include_router(referral_dashboard.router)  # before /referrals/{id}
     app.include_router(referral_pages.router)
     app.include_router(dev_idp.router)
     referrals_api.install(app)  # before the record's generic /fhir/{type} routes

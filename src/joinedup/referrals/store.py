@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
@@ -68,6 +68,8 @@ REQUEST_STATUS: Final = {
     Status.REJECTED: "revoked",
     Status.CANCELLED: "revoked",
 }
+#: The extension carrying a referral's response (read by the analytical lake).
+RESPONSE_EXTENSION: Final = "https://joinedup.nhs.uk/StructureDefinition/referral-response"
 #: How far ahead of the server's clock a sender's "authored" time may be (clock drift).
 CLOCK_SKEW: Final = timedelta(minutes=5)
 #: How many people may match a referral's details before it is refused as ambiguous.
@@ -218,7 +220,7 @@ class Centre:
             None,
         )
         referral = _referral(row)
-        self._keep_in_record(session, referral, new.patient)
+        self._keep_in_record(session, referral, _filled(new.patient, session, person_key))
         return referral
 
     def _check(self, new: NewReferral, now: datetime) -> None:
@@ -524,6 +526,20 @@ class Centre:
         }
         if performers:
             resource["performer"] = performers
+        routed = self.services.get(referral.first_routed_service or "")
+        parts: list[dict[str, Any]] = [
+            {"url": "urgency", "valueCode": referral.urgency},
+            {"url": "received", "valueDateTime": _iso(referral.received_at)},
+            {"url": "due", "valueDateTime": _iso(referral.due_at)},
+        ]
+        if routed is not None:
+            parts += [
+                {"url": "serviceType", "valueCode": routed.type},
+                {"url": "provider", "valueCode": routed.provider},
+            ]
+        if referral.first_contact_at is not None:
+            parts.append({"url": "firstContact", "valueDateTime": _iso(referral.first_contact_at)})
+        resource["extension"] = [{"url": RESPONSE_EXTENSION, "extension": parts}]
         if referral.closed_reason:
             resource["note"] = [{"text": referral.closed_reason}]
         return resource
@@ -754,6 +770,26 @@ def _event(
     )
 
 
+def _filled(patient: PersonDetails, session: Session, person_key: str) -> PersonDetails:
+    """What the referrer gave, with what they left out taken from the person's newest other
+    source records: the referrer's copy is the newest, and the record's banner reads it."""
+    known = sorted(
+        (s for s in sources(session, person_key) if s.feed != FEED),
+        key=lambda s: s.updated_at,
+        reverse=True,
+    )
+
+    def first(name: str) -> Any:
+        return getattr(patient, name) or next(
+            (getattr(s, name) for s in known if getattr(s, name)), None
+        )
+
+    return replace(
+        patient,
+        **{n: first(n) for n in ("nhs_number", "given", "family", "birth_date", "sex", "postcode")},
+    )
+
+
 def _referral_source_record(session: Session, referral: Referral) -> int | None:
     from joinedup.identity.index import source_record_id
 
@@ -777,9 +813,11 @@ def _aware(value: datetime | None) -> datetime | None:
     # SQLite gives naive datetimes back; everything here is stored in UTC.
     if value is None or value.tzinfo is not None:
         return value
-    from datetime import UTC
-
     return value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _referral(row: Any) -> Referral:
