@@ -35,6 +35,9 @@ from joinedup.oversight.run import INDICATORS_FILE, import_finance, refresh_over
 from joinedup.population.lake import SCHEMAS, refresh_lake
 from joinedup.population.measures import duckdb_lake
 from joinedup.population.run import PERSON_MEASURES, STEPS, run_population
+from joinedup.referrals.rules import load_rules
+from joinedup.referrals.store import Centre, count_referrals
+from joinedup.referrals.synthetic import generate_flow
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
@@ -43,6 +46,9 @@ from joinedup.synthetic import generate_ics
 DEMO_PEOPLE = 10_000
 DEMO_SEED = 2026
 DEMO_YEARS = 3
+#: The synthetic referral flow: days up to now, and referrals a day (about).
+REFERRAL_DAYS = 56
+REFERRALS_PER_DAY = 12
 
 POPULATION_FILE = Path("published") / "gp-registered-patients.csv"
 
@@ -195,6 +201,21 @@ def prepare_demo(
                 catalogue=settings.indicator_catalogue,
             )
             refreshed_oversight(1)
+        # The single point of access: eight weeks of referrals up to now, worked through.
+        with sessions() as session:
+            no_referrals = count_referrals(session) == 0
+            directory_now = read_directory(session)
+        if no_referrals and directory_now is not None:
+            weeks = stage("Referrals into the single point of access (days)", REFERRAL_DAYS)
+            generate_flow(
+                sessions,
+                Centre(directory_now, load_rules(settings.routing_rules)),
+                days=REFERRAL_DAYS,
+                per_day=REFERRALS_PER_DAY,
+                until=datetime.now(UTC),
+                seed=seed,
+                progress=weeks,
+            )
     finally:
         engine.dispose()
     return DemoSummary(

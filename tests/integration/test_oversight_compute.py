@@ -186,3 +186,34 @@ def test_months_ending() -> None:
         date(2026, 3, 1),
     )
     assert months_ending(date(2026, 3, 30), 2) == (date(2026, 1, 1), date(2026, 2, 1))
+
+
+def test_two_hour_urgent_community_response(tmp_path: Path) -> None:
+    def referral(
+        person: str, provider: str, day: date, minutes: int | None, **over: Any
+    ) -> dict[str, Any]:
+        received = at(day)
+        return {
+            "person_id": person, "partner": "L99021", "feed": "referrals", "code": "fall",
+            "display": "a fall", "authored": day, "status": "completed", "priority": "asap",
+            "urgency": "two_hour", "service_type": "urgent_community_response",
+            "provider": provider, "received": received, "due": received + timedelta(hours=2),
+            "first_contact": None if minutes is None else received + timedelta(minutes=minutes),
+            **over,
+        }  # fmt: skip
+
+    rows = [
+        # January at RJ8: seen in 90 minutes, in exactly 2 hours, in 3 hours, never.
+        referral("a", "RJ8", date(2025, 1, 5), 90),
+        referral("a", "RJ8", date(2025, 1, 6), 120),
+        referral("b", "RJ8", date(2025, 1, 7), 180),
+        referral("b", "RJ8", date(2025, 1, 8), None),
+        # Not counted: a same-day referral, and a two-hour one routed to district nursing.
+        referral("a", "RJ8", date(2025, 1, 9), 600, urgency="same_day"),
+        referral("a", "RJ8", date(2025, 1, 9), 600, service_type="district_nursing"),
+    ]
+    result = run(tmp_path, people(("a", "west"), ("b", "east")), referral=rows)
+    assert values(result, "ucr_2h")[("ICS", MONTHS[0])] == pytest.approx(50.0)
+    assert values(result, "ucr_2h", "partner")[("RJ8", MONTHS[0])] == pytest.approx(50.0)
+    assert values(result, "ucr_2h", "area")[("west", MONTHS[0])] == pytest.approx(100.0)
+    assert values(result, "ucr_2h")[("ICS", MONTHS[1])] is None

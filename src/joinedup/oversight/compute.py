@@ -220,6 +220,29 @@ def ae_four_hour(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     )
 
 
+@measure("ucr_two_hour")
+def ucr_two_hour(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Two-hour referrals routed to an urgent community response team, by month of receipt
+    and the team's provider, and those with first contact within 2 hours of receipt."""
+    r = lake.referral
+    r = r.filter(
+        r.urgency == "two_hour",
+        r.service_type == str(p.get("service_type", "urgent_community_response")),
+        r.received.notnull(),
+    )
+    r = r.mutate(partner=r.provider)
+    return _events_by_month(
+        lake,
+        ctx,
+        r,
+        "received",
+        num=lambda e: (
+            e.first_contact.notnull() & (e.first_contact <= e.received + ibis.interval(hours=2))
+        ).cast("int8"),
+        denominator=Denominator.ROWS,
+    )
+
+
 @measure("ae_twelve_hours")
 def ae_twelve_hours(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Attendances, and those 12 hours or more from arrival to leaving."""

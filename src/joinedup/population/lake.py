@@ -200,6 +200,14 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("authored", _DATE),
             ("status", _TEXT),
             ("priority", _TEXT),
+            # The single point of access's referrals (feed "referrals") also carry their
+            # response: urgency, the service type and provider routed to, the clock.
+            ("urgency", _TEXT),
+            ("service_type", _TEXT),
+            ("provider", _TEXT),
+            ("received", _TIME),
+            ("due", _TIME),
+            ("first_contact", _TIME),
         ]
     ),
     "social_care": pa.schema(
@@ -818,6 +826,31 @@ def _referral(c: dict[str, Any], feed: str) -> Row | None:
         "authored": _day(c.get("authoredOn")),
         "status": c.get("status"),
         "priority": c.get("priority"),
+        **_response(c),
+    }
+
+
+#: The single point of access's extension on a referral's ServiceRequest (its response).
+RESPONSE_EXTENSION: Final = "https://joinedup.nhs.uk/StructureDefinition/referral-response"
+
+
+def _response(c: dict[str, Any]) -> Row:
+    found = next((e for e in c.get("extension") or [] if e.get("url") == RESPONSE_EXTENSION), None)
+    parts = {e.get("url"): e for e in (found or {}).get("extension") or []}
+
+    def text(name: str) -> str | None:
+        return (parts.get(name) or {}).get("valueCode")
+
+    def instant(name: str) -> datetime | None:
+        return _instant((parts.get(name) or {}).get("valueDateTime"))
+
+    return {
+        "urgency": text("urgency"),
+        "service_type": text("serviceType"),
+        "provider": text("provider"),
+        "received": instant("received"),
+        "due": instant("due"),
+        "first_contact": instant("firstContact"),
     }
 
 
