@@ -63,6 +63,8 @@ bench: install-test
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 20000 --connections 1 8
 	PYTHONPATH=. $(BIN)/python benchmarks/mllp_throughput.py --messages 5000 --connections 1 8 --store
 	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
+	PYTHONPATH=. $(BIN)/python benchmarks/referral_routing.py
+	PYTHONPATH=. $(BIN)/python benchmarks/referral_intake.py
 	@echo 'benchmarks/population_run.py and benchmarks/oversight_run.py need a prepared var folder:'
 	@echo 'see their docstrings (--var DIR; population_run.py also --spark)'
 

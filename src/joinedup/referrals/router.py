@@ -86,6 +86,8 @@ class Router:
         self.services: tuple[Service, ...] = directory.services
         self.by_id = {s.id: s for s in directory.services}
         self.area_names = {a.code: a.name for a in directory.areas}
+        # Opening hours in words, once per service (the reasons name them).
+        self.hours_words = {s.id: s.opening_hours.describe() for s in directory.services}
         self.district_area = {
             district: place.area
             for place in directory.places
@@ -178,15 +180,15 @@ class Router:
             weigh("capacity_green", "its capacity is green")
         else:
             weigh("capacity_unknown", "no capacity status has been reported")
-        opens = next_opening(service, now, within)
+        hours = self.hours_words[service.id]
+        # Only a service still in the running needs the (costlier) opening-time search.
+        opens = next_opening(service, now, within) if not ruled_out else now
         if opens is None:
-            ruled_out.append(
-                f"is closed for the whole time frame ({service.opening_hours.describe()})"
-            )
+            ruled_out.append(f"is closed for the whole time frame ({hours})")
         elif opens > now:
             weigh("closed_now", f"is closed now; opens {opens:%a %H:%M}, within the time frame")
-        else:
-            pros.append(f"is open now ({service.opening_hours.describe()})")
+        elif not ruled_out:
+            pros.append(f"is open now ({hours})")
         if service.type in preferred:
             words = SERVICE_TYPE_WORDS.get(service.type, service.type.replace("_", " "))
             weigh("preferred_type", f"the ICS's first choice for this need is {words}")
