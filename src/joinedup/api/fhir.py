@@ -47,6 +47,7 @@ from joinedup.records.query import (
     split_prefix,
 )
 from joinedup.records.query import everything as everything_of
+from joinedup.referrals.fhir import REFERRAL_CAPABILITIES
 
 FHIR_JSON: Final = "application/fhir+json"
 DEFAULT_COUNT: Final = 50
@@ -141,6 +142,7 @@ def metadata(request: Request) -> FhirResponse:
             "documentation": "For privacy officers: every person-level read, search and write.",
         }
     )
+    resources.extend(REFERRAL_CAPABILITIES)
     return FhirResponse(
         {
             "resourceType": "CapabilityStatement",
@@ -174,6 +176,13 @@ def metadata(request: Request) -> FhirResponse:
                     },
                     "resource": resources,
                     "interaction": [{"code": "transaction"}, {"code": "batch"}],
+                    "operation": [
+                        {
+                            "name": "process-message",
+                            "definition": "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message",
+                            "documentation": "BaRS referrals (servicerequest-request) into the single point of access.",
+                        }
+                    ],
                     "searchParam": [
                         {"name": "_count", "type": "number"},
                         {"name": "_sort", "type": "string"},

@@ -44,6 +44,29 @@ URGENCY_FOR_PRIORITY: Final = {
 }
 
 
+#: What the referral routes add to the CapabilityStatement.
+REFERRAL_CAPABILITIES: Final = (
+    {
+        "type": "Task",
+        "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "update"}],
+        "versioning": "versioned-update",
+        "updateCreate": False,
+        "conditionalUpdate": False,
+        "searchParam": [
+            {"name": "owner", "type": "reference"},
+            {"name": "status", "type": "token"},
+            {"name": "patient", "type": "reference"},
+        ],
+        "documentation": "Referrals in the single point of access; update needs If-Match.",
+    },
+    {
+        "type": "Subscription",
+        "interaction": [{"code": "create"}, {"code": "search-type"}],
+        "documentation": "rest-hook, criteria Task?owner=<service id>.",
+    },
+)
+
+
 def task(referral: Referral, service_name: str, *, clock: str) -> dict[str, Any]:
     """The referral as a FHIR R4 Task (``meta.versionId`` is the referral's version)."""
     resource: dict[str, Any] = {
