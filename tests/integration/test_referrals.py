@@ -376,3 +376,9 @@ def test_a_referral_keeps_the_persons_name_in_their_record(server: Server) -> No
     assert server.post("/fhir/$process-message", bars_message()).status_code == 200
     patient = server.get(f"/fhir/Patient/{server.people.ann}").json()
     assert patient["name"][0]["family"] == "Smith"
+
+
+def test_a_bad_task_search_is_a_400_not_a_crash(server: Server) -> None:
+    response = server.get("/fhir/Task", user="demo-care-coordinator", status="lost")
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"

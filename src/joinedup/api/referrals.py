@@ -279,10 +279,18 @@ def search_tasks(request: Request, session: SessionDep, user: CurrentUser) -> Fh
     access = ReferralAccess.for_request(request, session, user)
     params = request.query_params
     owner = (params.get("owner") or "").rpartition("|")[2] or None
-    statuses = [Status(s) for s in params.get("status", "").split(",") if s] or None
+    try:
+        statuses = [Status(s) for s in params.get("status", "").split(",") if s] or None
+        count = min(int(params.get("_count", "50") or 50), 500)
+        offset = int(params.get("_offset", "0") or 0)
+    except ValueError:
+        raise ReferralError.one(
+            400,
+            IssueCode.VALUE,
+            "Task search",
+            "status must be Task statuses; _count and _offset whole numbers",
+        ) from None
     patient = (params.get("patient") or "").removeprefix("Patient/") or None
-    count = min(int(params.get("_count", "50") or 50), 500)
-    offset = int(params.get("_offset", "0") or 0)
     referrer = None
     if not access.allows(COORDINATE):
         if owner is not None and not (access.allows(TEAM) and owner in user.services):
