@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         default=DEFAULT_POLICY,
         description="The access policy file (YAML): roles, actions, sensitivity, break-glass.",
     )
+    deliver_notifications: bool = Field(
+        default=True,
+        description="Deliver receiving teams' referral notifications from the web app (a "
+        "background thread); off when another process runs `joinedup referrals deliver`.",
+    )
     routing_rules: Path = Field(
         default=DEFAULT_ROUTING_RULES,
         description="The referral routing rules (YAML): urgencies' time frames, ranking weights "

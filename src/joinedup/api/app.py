@@ -18,6 +18,7 @@ from joinedup.access import dev_idp
 from joinedup.api import fhir
 from joinedup.api import referrals as referrals_api
 from joinedup.api.routes import health
+from joinedup.referrals import notify
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
 from joinedup.web import (
@@ -102,9 +103,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="population-warm-up",
             daemon=True,
         ).start()
+        # Referral notifications to receiving teams, delivered from the outbox.
+        dispatcher = None
+        if settings.deliver_notifications:
+            dispatcher = notify.Dispatcher(app.state.sessions)
+            dispatcher.start()
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.stop()
             engine.dispose()
 
     app = FastAPI(
