@@ -44,8 +44,8 @@ from joinedup.referrals.store import (
     Actor,
     Centre,
     NewReferral,
+    get_referral,
     list_referrals,
-    read_referral,
 )
 
 router = APIRouter(prefix="/fhir", tags=["FHIR R4: referrals"])
@@ -151,9 +151,7 @@ class ReferralAccess:
     ) -> Referral:
         """Do ``action`` as this user: checked, written in one transaction, audited."""
         what = f"Task/{referral_id} {action.value}"
-        current = read_referral(session, referral_id)
-        if current is None:
-            raise ReferralError.one(404, IssueCode.NOT_FOUND, "Task", "no referral with this id")
+        current = get_referral(session, referral_id)
         self.check_action(current, action, what)
         session.rollback()  # the write below is a transaction of its own
         with self.guard.sessions.begin() as writing:
@@ -264,9 +262,7 @@ def read_task(
     request: Request, task_id: str, session: SessionDep, user: CurrentUser
 ) -> FhirResponse:
     access = ReferralAccess.for_request(request, session, user)
-    referral = read_referral(session, task_id)
-    if referral is None:
-        raise ReferralError.one(404, IssueCode.NOT_FOUND, "Task", "no referral with this id")
+    referral = get_referral(session, task_id)
     access.read(referral, f"Task/{task_id}")
     response = FhirResponse(access.task(referral))
     response.headers["ETag"] = f'W/"{referral.version}"'
@@ -352,9 +348,7 @@ async def update_task(request: Request, task_id: str, user: CurrentUser) -> Fhir
         raise ReferralError.one(400, IssueCode.VALUE, "Task.id", "send the Task, with this id")
     with request.app.state.sessions() as session:
         access = ReferralAccess.for_request(request, session, user)
-        current = read_referral(session, task_id)
-        if current is None:
-            raise ReferralError.one(404, IssueCode.NOT_FOUND, "Task", "no referral with this id")
+        current = get_referral(session, task_id)
         if current.version != expected:  # before reading the change: it was made on old data
             raise ReferralError.one(
                 412,

@@ -61,31 +61,9 @@ def take_source_record(
     session: Session, *, partner: str, feed: str, person: PersonDetails, at: datetime
 ) -> Linked:
     """Record (or update) ``person`` as held by ``partner``'s ``feed`` and link it to a person."""
-    t = tables.source_record
-    values: dict[str, object] = {
-        "nhs_number": person.nhs_number,
-        "given": person.given,
-        "family": person.family,
-        "birth_date": person.birth_date,
-        "sex": person.sex,
-        "postcode": person.postcode,
-        "address_line": person.address_line,
-        "death_date": person.death_date,
-        "updated_at": at,
-    }
-    existing = source_record_id(session, partner=partner, feed=feed, local_id=person.local_id)
-    if existing is not None:
-        session.execute(update(t).where(t.c.id == existing).values(**values))
-        current = current_link(session, existing)
-        if current is not None:
-            return Linked(existing, current[0], current[1])
-        source_id = existing
-    else:
-        source_id = session.execute(
-            _INSERT_SOURCE,
-            {"partner": partner, "feed": feed, "local_id": person.local_id, **values},
-        ).scalar_one()
-
+    source_id, current = _keep_source_record(session, partner, feed, person, at)
+    if current is not None:
+        return Linked(source_id, current[0], current[1])
     if person.nhs_number:
         match = _person_with_nhs_number(session, person.nhs_number, person.birth_date)
         if match is not None:
@@ -113,7 +91,16 @@ def attach_source_record(
     and date of birth, or by name, date of birth and postcode): the source record keeps what
     the sender gave, and its link says how it was made. Returns the source record's id.
     """
-    t = tables.source_record
+    source_id, current = _keep_source_record(session, partner, feed, person, at)
+    if current is None:
+        _open_link(session, source_id, person_key, "resolved", None, reason, at)
+    return source_id
+
+
+def _keep_source_record(
+    session: Session, partner: str, feed: str, person: PersonDetails, at: datetime
+) -> tuple[int, tuple[str, str] | None]:
+    """Insert or update the source record; its id and current link (None if unlinked)."""
     values: dict[str, object] = {
         "nhs_number": person.nhs_number,
         "given": person.given,
@@ -126,18 +113,15 @@ def attach_source_record(
         "updated_at": at,
     }
     existing = source_record_id(session, partner=partner, feed=feed, local_id=person.local_id)
-    if existing is not None:
-        session.execute(update(t).where(t.c.id == existing).values(**values))
-        if current_link(session, existing) is not None:
-            return existing
-        source_id = existing
-    else:
-        source_id = session.execute(
+    if existing is None:
+        inserted = session.execute(
             _INSERT_SOURCE,
             {"partner": partner, "feed": feed, "local_id": person.local_id, **values},
         ).scalar_one()
-    _open_link(session, source_id, person_key, "resolved", None, reason, at)
-    return int(source_id)
+        return int(inserted), None
+    t = tables.source_record
+    session.execute(update(t).where(t.c.id == existing).values(**values))
+    return existing, current_link(session, existing)
 
 
 def current_link(session: Session, source_record_id: int) -> tuple[str, str] | None:

@@ -461,7 +461,6 @@ def _people(
         if any(r["nhs_number"] in opt_outs for r in found if r["nhs_number"]):
             opted += 1
             continue
-        latest = found[-1]
         birth = next((r["birth_date"] for r in reversed(found) if r["birth_date"]), None)
         died = next((r["death_date"] for r in found if r["death_date"]), None)
         age = _age(birth, min(as_of, died) if died else as_of) if birth else None
@@ -474,7 +473,7 @@ def _people(
             person_id,
             {
                 "person_id": person_id,
-                "sex": latest["sex"],
+                "sex": next((r["sex"] for r in reversed(found) if r["sex"]), None),
                 "age": age,
                 "age_band": age_band(age) if age is not None else None,
                 "practice": practice,

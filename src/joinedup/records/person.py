@@ -78,9 +78,11 @@ def joined_patient(person_key: str, person_sources: list[Source]) -> dict[str, A
     """The person as one FHIR Patient, from all their source records.
 
     The NHS number when any source has it; every partner's local identifier; the most
-    recently updated name, sex, date of birth and address.
+    recently updated name, sex, date of birth and address, each from the newest source that
+    has it (a partner may send only an NHS number and a date of birth).
     """
-    latest = max(person_sources, key=lambda s: s.updated_at)
+    newest_first = sorted(person_sources, key=lambda s: s.updated_at, reverse=True)
+    named = next((s for s in newest_first if s.family or s.given), None)
     identifiers: list[dict[str, Any]] = []
     nhs = next((s.nhs_number for s in person_sources if s.nhs_number), None)
     if nhs:
@@ -103,14 +105,17 @@ def joined_patient(person_key: str, person_sources: list[Source]) -> dict[str, A
             for s in person_sources
         ],
     }
-    name = {k: v for k, v in (("family", latest.family), ("given", latest.given)) if v}
+    name = {
+        k: v for k, v in (("family", named and named.family), ("given", named and named.given)) if v
+    }
     if name:
         patient["name"] = [
             {"use": "official", **({"family": name["family"]} if "family" in name else {})}
             | ({"given": [name["given"]]} if "given" in name else {})
         ]
-    if latest.sex in ("male", "female", "other", "unknown"):
-        patient["gender"] = latest.sex
+    sex = next((s.sex for s in newest_first if s.sex), None)
+    if sex in ("male", "female", "other", "unknown"):
+        patient["gender"] = sex
     birth = next((s.birth_date for s in reversed(person_sources) if s.birth_date), None)
     if birth:
         patient["birthDate"] = birth.isoformat()

@@ -17,11 +17,12 @@ from joinedup.directory.profiles import DISPOSITIONS, NEEDS, REFERRERS
 from joinedup.feeds.model import Issue, IssueCode, PersonDetails
 from joinedup.feeds.uk_core import NHS_NUMBER_SYSTEM
 from joinedup.records.store import stored_id
-from joinedup.referrals.model import CENTRE, Referral, ReferralError, Status
+from joinedup.referrals.model import CENTRE, Referral, ReferralError, Status, instant
 from joinedup.referrals.store import (
     FEED,
     NEED_SYSTEM,
     ODS_SYSTEM,
+    PRIORITY,
     REFERRAL_SYSTEM,
     SERVICE_SYSTEM,
     Actor,
@@ -72,13 +73,11 @@ def task(referral: Referral, service_name: str, *, clock: str) -> dict[str, Any]
     resource: dict[str, Any] = {
         "resourceType": "Task",
         "id": referral.id,
-        "meta": {"versionId": str(referral.version), "lastUpdated": _instant(referral.updated_at)},
+        "meta": {"versionId": str(referral.version), "lastUpdated": instant(referral.updated_at)},
         "identifier": [{"system": REFERRAL_SYSTEM, "value": referral.id}],
         "status": referral.status.value,
         "intent": "order",
-        "priority": {"emergency": "stat", "two_hour": "asap", "routine": "routine"}.get(
-            referral.urgency, "urgent"
-        ),
+        "priority": PRIORITY[referral.urgency],
         "code": {
             "coding": [
                 {
@@ -94,8 +93,8 @@ def task(referral: Referral, service_name: str, *, clock: str) -> dict[str, Any]
             + stored_id(referral.referrer_org, FEED, "ServiceRequest", referral.id)
         },
         "for": {"reference": f"Patient/{referral.person_key}"},
-        "authoredOn": _instant(referral.received_at),
-        "lastModified": _instant(referral.updated_at),
+        "authoredOn": instant(referral.received_at),
+        "lastModified": instant(referral.updated_at),
         "requester": {
             "identifier": {"system": ODS_SYSTEM, "value": referral.referrer_org},
             "display": f"{referral.referrer_name} ({REFERRERS[referral.source]})",
@@ -105,10 +104,10 @@ def task(referral: Referral, service_name: str, *, clock: str) -> dict[str, Any]
             "display": service_name,
         },
         "executionPeriod": {
-            "start": _instant(referral.received_at),
-            **({"end": _instant(referral.closed_at)} if referral.closed_at else {}),
+            "start": instant(referral.received_at),
+            **({"end": instant(referral.closed_at)} if referral.closed_at else {}),
         },
-        "restriction": {"period": {"end": _instant(referral.due_at)}},
+        "restriction": {"period": {"end": instant(referral.due_at)}},
         "input": [
             {
                 "type": {"coding": [{"system": NEED_SYSTEM, "code": referral.need}]},
@@ -135,7 +134,7 @@ def task(referral: Referral, service_name: str, *, clock: str) -> dict[str, Any]
         resource["output"] = [
             {
                 "type": {"text": "first contact"},
-                "valueDateTime": _instant(referral.first_contact_at),
+                "valueDateTime": instant(referral.first_contact_at),
             }
         ]
     return resource
@@ -329,12 +328,6 @@ def _datetime(value: Any, path: str, issues: list[Issue]) -> datetime | None:
         issues.append(Issue(IssueCode.VALUE, path, "a dateTime with a time needs a time zone"))
         return None
     return parsed.astimezone(UTC)
-
-
-def _instant(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 #: How a Task update (PUT) from another system maps to a lifecycle action: (old status,

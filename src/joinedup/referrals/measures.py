@@ -18,14 +18,15 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from joinedup.access.audit import as_utc
 from joinedup.referrals import tables
-from joinedup.referrals.model import Status
+from joinedup.referrals.model import CLOSED, Status, clock
 
 #: NHS England's two-hour urgent community response standard: 70% within 2 hours.
 UCR_TARGET = 70.0
@@ -55,12 +56,6 @@ class Measures:
 
 def _pct(numerator: int, denominator: int) -> float | None:
     return 100.0 * numerator / denominator if denominator else None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def measures(
@@ -99,9 +94,8 @@ def measures(
     ucr_met = ucr_counted = at_risk = breached = 0
     ucr_months: dict[str, list[int]] = {}
     for r in rows:
-        received, due = _aware(r["received_at"]), _aware(r["due_at"])
-        contact = _aware(r["first_contact_at"])
-        assert received is not None and due is not None
+        received, due = as_utc(r["received_at"]), as_utc(r["due_at"])
+        contact = as_utc(r["first_contact_at"]) if r["first_contact_at"] else None
         status = Status(r["status"])
         by_source[r["source"]] += 1
         by_area[r["area"] or "unknown"] += 1
@@ -118,11 +112,10 @@ def measures(
             declined += 1
         if contact is not None:
             waits.setdefault(r["urgency"], []).append((contact - received).total_seconds() / 3600)
-        elif status not in (Status.COMPLETED, Status.REJECTED, Status.CANCELLED):
-            if now > due:
-                breached += 1
-            elif (now - received) >= at_risk_after * (due - received):
-                at_risk += 1
+        else:
+            state = clock(received, due, None, status not in CLOSED, now, at_risk_after)
+            breached += state == "breached"
+            at_risk += state == "at-risk"
         ucr = r["urgency"] == "two_hour" and r["first_routed_service"] in ucr_services
         if ucr and (contact is not None or now > due):
             met = contact is not None and contact <= due

@@ -12,7 +12,7 @@ every step is a :data:`~joinedup.referrals.tables.referral_event` with who, when
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -146,14 +146,32 @@ class Referral:
         return self.status not in CLOSED
 
     def clock(self, now: datetime, at_risk_after: float) -> str:
-        """Where the first-contact clock stands: ``met``, ``breached``, ``at-risk``,
-        ``on-track``, or ``stopped`` (closed without contact)."""
-        if self.first_contact_at is not None:
-            return "met" if self.first_contact_at <= self.due_at else "breached"
-        if not self.open:
-            return "stopped"
-        if now > self.due_at:
-            return "breached"
-        allowed = (self.due_at - self.received_at).total_seconds()
-        elapsed = (now - self.received_at).total_seconds()
-        return "at-risk" if elapsed >= at_risk_after * allowed else "on-track"
+        """Where the first-contact clock stands (see :func:`clock`)."""
+        return clock(
+            self.received_at, self.due_at, self.first_contact_at, self.open, now, at_risk_after
+        )
+
+
+def clock(
+    received: datetime,
+    due: datetime,
+    first_contact: datetime | None,
+    is_open: bool,
+    now: datetime,
+    at_risk_after: float,
+) -> str:
+    """Where a referral's first-contact clock stands: ``met``, ``breached``, ``at-risk``
+    (``at_risk_after`` of the time frame gone without contact), ``on-track``, or
+    ``stopped`` (closed without contact)."""
+    if first_contact is not None:
+        return "met" if first_contact <= due else "breached"
+    if not is_open:
+        return "stopped"
+    if now > due:
+        return "breached"
+    return "at-risk" if now - received >= at_risk_after * (due - received) else "on-track"
+
+
+def instant(value: datetime) -> str:
+    """A time as a FHIR instant in UTC (``2026-12-03T09:30:00Z``)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

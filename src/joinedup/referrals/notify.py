@@ -32,6 +32,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from joinedup.access.audit import as_utc
 from joinedup.referrals import tables
 from joinedup.referrals.fhir import task
 from joinedup.referrals.model import CENTRE
@@ -352,8 +353,8 @@ def dead_letters(session: Session, *, limit: int = 500) -> list[DeadLetter]:
             r["endpoint"],
             r["attempts"],
             r["last_error"],
-            _aware(r["created_at"]),
-            _aware(r["next_attempt_at"]),
+            as_utc(r["created_at"]),
+            as_utc(r["next_attempt_at"]),
         )
         for r in rows
     ]
@@ -374,11 +375,6 @@ def retry(session: Session, notification_id: int, now: datetime) -> None:
         .where(_n.c.id == notification_id)
         .values(status=PENDING, attempts=0, next_attempt_at=now.astimezone(UTC))
     )
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite gives naive datetimes back; everything here is stored in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 # --- in the background ---------------------------------------------------------------------------

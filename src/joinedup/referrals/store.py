@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from joinedup.access.audit import as_utc
 from joinedup.directory.model import Directory, Service
 from joinedup.directory.profiles import DISPOSITIONS, NEEDS, REFERRERS
 from joinedup.feeds.model import Issue, IssueCode, PersonDetails
 from joinedup.feeds.uk_core import NHS_NUMBER_SYSTEM, modulus11_valid
-from joinedup.identity.index import attach_source_record
+from joinedup.identity.index import attach_source_record, source_record_id
 from joinedup.records.person import age_on
 from joinedup.records.query import find_people, sources
 from joinedup.records.store import prepare_resources, store_resources
@@ -33,6 +34,7 @@ from joinedup.referrals.model import (
     Referral,
     ReferralError,
     Status,
+    instant,
 )
 from joinedup.referrals.router import CAPACITY_STATUSES, PersonContext, Request, Router
 from joinedup.referrals.rules import Rules
@@ -220,7 +222,7 @@ class Centre:
             None,
         )
         referral = _referral(row)
-        self._keep_in_record(session, referral, _filled(new.patient, session, person_key))
+        self._keep_in_record(session, referral, new.patient)
         return referral
 
     def _check(self, new: NewReferral, now: datetime) -> None:
@@ -362,9 +364,7 @@ class Centre:
         ``expected_version``: the version the actor read (If-Match); if the referral changed
         since, nothing is written and :class:`ReferralError` 412 says so.
         """
-        current = read_referral(session, referral_id)
-        if current is None:
-            raise ReferralError.one(404, IssueCode.NOT_FOUND, "Task", "no referral with this id")
+        current = get_referral(session, referral_id)
         if expected_version is not None and expected_version != current.version:
             raise ReferralError.one(
                 412,
@@ -454,8 +454,7 @@ class Centre:
             target,
             reason,
         )
-        after = read_referral(session, referral_id)
-        assert after is not None
+        after = get_referral(session, referral_id)
         self._keep_in_record(session, after, None)
         if action in (Action.ACCEPT, Action.REDIRECT):
             enqueue_notifications(session, after, "routed", now)
@@ -529,8 +528,8 @@ class Centre:
         routed = self.services.get(referral.first_routed_service or "")
         parts: list[dict[str, Any]] = [
             {"url": "urgency", "valueCode": referral.urgency},
-            {"url": "received", "valueDateTime": _iso(referral.received_at)},
-            {"url": "due", "valueDateTime": _iso(referral.due_at)},
+            {"url": "received", "valueDateTime": instant(referral.received_at)},
+            {"url": "due", "valueDateTime": instant(referral.due_at)},
         ]
         if routed is not None:
             parts += [
@@ -538,7 +537,9 @@ class Centre:
                 {"url": "provider", "valueCode": routed.provider},
             ]
         if referral.first_contact_at is not None:
-            parts.append({"url": "firstContact", "valueDateTime": _iso(referral.first_contact_at)})
+            parts.append(
+                {"url": "firstContact", "valueDateTime": instant(referral.first_contact_at)}
+            )
         resource["extension"] = [{"url": RESPONSE_EXTENSION, "extension": parts}]
         if referral.closed_reason:
             resource["note"] = [{"text": referral.closed_reason}]
@@ -596,6 +597,14 @@ def read_referral(session: Session, referral_id: str) -> Referral | None:
     """One referral, or None."""
     row = session.execute(select(_r).where(_r.c.id == referral_id)).mappings().first()
     return _referral(row) if row is not None else None
+
+
+def get_referral(session: Session, referral_id: str, where: str = "Task") -> Referral:
+    """One referral; :class:`ReferralError` 404 (at ``where``) if there is none."""
+    found = read_referral(session, referral_id)
+    if found is None:
+        raise ReferralError.one(404, IssueCode.NOT_FOUND, where, "no referral with this id")
+    return found
 
 
 def list_referrals(
@@ -656,7 +665,7 @@ def history(session: Session, referral_id: str) -> list[Event]:
     ).mappings()
     return [
         Event(
-            _aware(r["at"]) or r["at"],
+            as_utc(r["at"]),
             r["action"],
             r["from_status"],
             r["to_status"],
@@ -770,29 +779,7 @@ def _event(
     )
 
 
-def _filled(patient: PersonDetails, session: Session, person_key: str) -> PersonDetails:
-    """What the referrer gave, with what they left out taken from the person's newest other
-    source records: the referrer's copy is the newest, and the record's banner reads it."""
-    known = sorted(
-        (s for s in sources(session, person_key) if s.feed != FEED),
-        key=lambda s: s.updated_at,
-        reverse=True,
-    )
-
-    def first(name: str) -> Any:
-        return getattr(patient, name) or next(
-            (getattr(s, name) for s in known if getattr(s, name)), None
-        )
-
-    return replace(
-        patient,
-        **{n: first(n) for n in ("nhs_number", "given", "family", "birth_date", "sex", "postcode")},
-    )
-
-
 def _referral_source_record(session: Session, referral: Referral) -> int | None:
-    from joinedup.identity.index import source_record_id
-
     return source_record_id(
         session, partner=referral.referrer_org, feed=FEED, local_id=referral.person_key
     )
@@ -809,21 +796,11 @@ _TIMES: Final = (
 )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite gives naive datetimes back; everything here is stored in UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _referral(row: Any) -> Referral:
     values = dict(row)
     for name in _TIMES:
-        values[name] = _aware(values[name])
+        if values[name] is not None:
+            values[name] = as_utc(values[name])
     values["status"] = Status(values["status"])
     return Referral(**values)
 

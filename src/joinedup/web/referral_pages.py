@@ -29,9 +29,9 @@ from joinedup.referrals.store import FEED as REFERRALS_FEED
 from joinedup.referrals.store import (
     Actor,
     NewReferral,
+    get_referral,
     history,
     list_referrals,
-    read_referral,
     service_statuses,
     set_service_status,
 )
@@ -376,9 +376,7 @@ def referral_page(
 ) -> Response:
     """A referral: its clock, the router's proposals, its history, and what may be done."""
     access = ReferralAccess.for_request(request, session, user)
-    referral = read_referral(session, referral_id)
-    if referral is None:
-        raise ReferralError.one(404, IssueCode.NOT_FOUND, "referral", "no referral with this id")
+    referral = get_referral(session, referral_id, "referral")
     access.read(referral, f"Task/{referral_id} (page)")
     actions = [a for a in ACTION_LABELS if _may(access, referral, a)]
     if referral.proposed_service is None and Action.ACCEPT in actions:
