@@ -44,6 +44,7 @@ mental_health_practitioner     Y    Y      Y     Y     -      Y      Y          
 social_worker                  Y    Y      Y     -     -      -      Y            Y      -
 care_coordinator               Y    Y      Y     -     -      -      -            Y      Y
 paramedic                      Y    Y      -     Y     -      Y      Y            -      -
+voluntary_sector_worker        -    -      -     -     -      -      -            -      -
 analyst                        -    -      -     -     -      -      -            Y      -
 privacy_officer                -    -      -     -     -      -      -            -      -
 administrator                  -    -      -     -     -      -      -            -      -
