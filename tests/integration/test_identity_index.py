@@ -237,3 +237,43 @@ def test_a_not_link_decision_survives_a_linkage_run(
         assert current_link(session, left)[0] != current_link(session, right)[0]  # type: ignore[index]
         decided = session.execute(select(tables.review.c.status)).scalars().all()
     assert decided == ["not_link"]
+
+
+def test_records_a_part_resolved_itself_are_not_evidence_and_stay_with_their_person(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from joinedup.identity.index import RESOLVED, attach_source_record
+
+    truth = tmp_path / "records.csv"
+    load_population(sessions, truth, people=120)
+    with sessions.begin() as session:
+        gp_record = source_record_id(session, partner="L99001", feed="gp-fhir", local_id="G4")
+        assert gp_record is not None
+        link = current_link(session, gp_record)
+        assert link is not None
+        person = link[0]
+        # Many referrals' thin copies (NHS number and date of birth only), as intake keeps them.
+        thin = []
+        for i in range(0, 120, 2):
+            other = source_record_id(session, partner="L99001", feed="gp-fhir", local_id=f"G{i}")
+            key = current_link(session, other)[0] if other is not None else person  # type: ignore[index]
+            thin.append(
+                attach_source_record(
+                    session,
+                    partner="L99021",
+                    feed="referrals",
+                    person=PersonDetails(
+                        local_id=key, nhs_number=nhs_number(i), birth_date=AT.date()
+                    ),
+                    person_key=key,
+                    reason="identified at referral intake",
+                    at=AT,
+                )
+            )
+    summary = run_linkage(sessions, model_path=tmp_path / "model.json", at=AT, retrain=True)
+    assert summary.model_trained
+    assert summary.source_records == 120 + 60  # GP and council records; the thin ones left out
+    with sessions() as session:
+        first = current_link(session, thin[2])
+        assert first is not None and first[1] == RESOLVED
+        assert first[0] == current_link(session, gp_record)[0]  # type: ignore[index]

@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.identity import tables
-from joinedup.identity.index import person_key_for, relink
+from joinedup.identity.index import RESOLVED, person_key_for, relink
 from joinedup.identity.linkage import LinkageModel, link, train
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,11 @@ def run_linkage(
                 tables.review.c.status != "open"
             )
         ).all()
+    # Records a part identified itself (a referral's copy: often only an NHS number and a
+    # date of birth) are not evidence for the model: they follow the person they were
+    # resolved to, below.
+    resolved = records[records["method"] == RESOLVED]
+    records = records[records["method"] != RESOLVED].reset_index(drop=True)
     if records.empty:
         return LinkageRunSummary(0, 0, 0, 0, 0, 0, False, str(model_path))
 
@@ -157,6 +162,7 @@ def run_linkage(
                         at=at,
                     )
                     relinked += 1
+        relinked += _follow(session, resolved, components, targets, current, at)
         review_added = _queue_for_review(session, result.review, kept_apart, at)
         review_open = len(
             session.execute(
@@ -177,6 +183,31 @@ def run_linkage(
         model_trained=trained,
         model_path=str(model_path),
     )
+
+
+def _follow(
+    session: Session,
+    resolved: pd.DataFrame,
+    components: list[list[int]],
+    targets: list[str],
+    current: dict[int, str],
+    at: datetime,
+) -> int:
+    """Move each resolved record to where its person's records went, when they all went
+    to one person (a merge); returns how many moved."""
+    went: dict[str, set[str]] = {}
+    for members, target in zip(components, targets, strict=True):
+        for record_id in members:
+            went.setdefault(current[record_id], set()).add(target)
+    moved = 0
+    for record in resolved.itertuples(index=False):
+        targets_of = went.get(str(record.person_key), set())
+        if len(targets_of) == 1 and (target := next(iter(targets_of))) != record.person_key:
+            relink(
+                session, int(record.id), target, method=RESOLVED, reason="follows its person", at=at
+            )
+            moved += 1
+    return moved
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:

@@ -75,6 +75,10 @@ def take_source_record(
     return Linked(source_id, key, "new")
 
 
+#: The link method of a source record a part identified itself (a referral's person).
+RESOLVED = "resolved"
+
+
 def attach_source_record(
     session: Session,
     *,
@@ -93,7 +97,7 @@ def attach_source_record(
     """
     source_id, current = _keep_source_record(session, partner, feed, person, at)
     if current is None:
-        _open_link(session, source_id, person_key, "resolved", None, reason, at)
+        _open_link(session, source_id, person_key, RESOLVED, None, reason, at)
     return source_id
 
 
