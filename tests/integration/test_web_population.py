@@ -166,3 +166,47 @@ def test_without_a_lake_the_pages_say_so(
     sign_in(client, settings, "demo-analyst")
     page = client.get("/population")
     assert page.status_code == 503 and "lake refresh" in page.text
+
+
+def test_a_gp_refers_the_worklist_in_one_step(
+    client: TestClient,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    world: dict[str, str],
+) -> None:
+    """Proactive referral: the GP picks people on the worklist and refers them all at once;
+    only people on the user's worklist can be referred; an open referral is not repeated."""
+    from joinedup.referrals import tables as referral_tables
+
+    sign_in(client, settings, "demo-gp")
+    page = client.get(f"/population/cohorts/{COHORT}/worklist").text
+    assert f'name="person" type="checkbox" value="{world["ann"]}" checked' in page
+    assert "Refer the people selected" in page
+    form = {
+        "need": "wellbeing",
+        "urgency": "routine",
+        "summary": "Blood pressure above target: a health coach and social prescribing.",
+    }
+    url = f"/population/cohorts/{COHORT}/refer"
+    # Dai is in the cohort but not on this GP's worklist (another practice): refused whole.
+    refused = client.post(url, data={**form, "person": [world["ann"], world["dai"]]})
+    assert refused.status_code == 422 and "no longer on your worklist" in refused.text
+    assert client.post(url, data=form).status_code == 422  # no one picked
+    referral = referral_tables.referral
+    with sessions() as session:
+        assert session.execute(select(referral)).all() == []
+    sent = client.post(url, data={**form, "person": [world["ann"]]})
+    assert sent.status_code == 200 and "1 person referred" in sent.text
+    with sessions() as session:
+        (row,) = session.execute(select(referral)).all()
+    assert (row.person_key, row.channel, row.cohort, row.source) == (
+        world["ann"],
+        "proactive",
+        COHORT,
+        "gp",
+    )
+    assert row.proposed_service is not None  # routed like any referral
+    again = client.post(url, data={**form, "person": [world["ann"]]})
+    assert "0 people referred" in again.text and "already referred for this need" in again.text
+    sign_in(client, settings, "demo-analyst")
+    assert client.post(url, data={**form, "person": [world["ann"]]}).status_code == 403

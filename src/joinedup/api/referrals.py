@@ -17,6 +17,7 @@ Every request is checked against the access policy and audited, refusals include
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -170,20 +171,28 @@ class ReferralAccess:
 
     def take(self, new: NewReferral) -> Referral:
         """Take a new referral in (one transaction) and audit it; errors audited too."""
+        return self.take_all([new])[0]
+
+    def take_all(self, news: Sequence[NewReferral]) -> list[Referral]:
+        """Take referrals in, all or none (one transaction), and audit each; a failure is
+        audited and raised, with nothing written."""
         try:
             with self.guard.sessions.begin() as writing:
-                referral = self.centre.take(writing, new, datetime.now(UTC))
+                now = datetime.now(UTC)
+                referrals = [self.centre.take(writing, new, now) for new in news]
         except ReferralError as error:
-            self.guard.record(CREATE, f"referral via {new.channel}", None, "error", str(error))
+            channel = news[0].channel if news else "none"
+            self.guard.record(CREATE, f"referral via {channel}", None, "error", str(error))
             raise
-        self.guard.record(
-            CREATE,
-            f"Task/{referral.id} via {new.channel}",
-            referral.person_key,
-            "success",
-            "referred",
-        )
-        return referral
+        for new, referral in zip(news, referrals, strict=True):
+            self.guard.record(
+                CREATE,
+                f"Task/{referral.id} via {new.channel}",
+                referral.person_key,
+                "success",
+                f"referred from cohort {new.cohort}" if new.cohort else "referred",
+            )
+        return referrals
 
     def clock(self, referral: Referral) -> str:
         return referral.clock(datetime.now(UTC), self.centre.rules.at_risk_after)

@@ -111,6 +111,9 @@ class NewReferral:
     requested_service: str | None = None
     message_id: str | None = None
     cohort: str | None = None
+    #: The person, when the referrer already knows them in the person index (a cohort's
+    #: worklist, a self-referral identified beforehand): not looked up again.
+    person_key: str | None = None
     where: Mapping[str, str] = field(default_factory=dict)
 
     def at(self, name: str) -> str:
@@ -161,16 +164,7 @@ class Centre:
             service_statuses(session),
             now,
         )
-        duplicate = session.execute(
-            select(_r.c.id)
-            .where(
-                _r.c.person_key == person_key,
-                _r.c.need == new.need,
-                _r.c.status.not_in([s.value for s in CLOSED]),
-            )
-            .order_by(_r.c.received_at)
-            .limit(1)
-        ).scalar()
+        duplicate = open_referral(session, person_key, new.need)
         referral_id = "ref-" + uuid.uuid4().hex[:16]
         row: dict[str, Any] = {
             "id": referral_id,
@@ -300,6 +294,8 @@ class Centre:
     def resolve(self, session: Session, new: NewReferral) -> str:
         """The person the referral is about, through the person index: NHS number and date
         of birth, or else family name, date of birth and postcode, matching one person."""
+        if new.person_key is not None:
+            return new.person_key
         patient = new.patient
         criteria: dict[str, list[str]]
         if patient.nhs_number:
@@ -517,10 +513,14 @@ class Centre:
             },
             "subject": {"reference": patient_reference},
             "authoredOn": referral.authored_at.isoformat(),
-            "requester": {
-                "identifier": {"system": ODS_SYSTEM, "value": referral.referrer_org},
-                "display": f"{referral.referrer_name} ({REFERRERS[referral.source]})",
-            },
+            "requester": (
+                {"reference": patient_reference, "display": "The person themselves (self-referral)"}
+                if referral.source == "self"
+                else {
+                    "identifier": {"system": ODS_SYSTEM, "value": referral.referrer_org},
+                    "display": f"{referral.referrer_name} ({REFERRERS[referral.source]})",
+                }
+            ),
             "reasonCode": [{"text": referral.summary}],
         }
         if performers:
@@ -631,6 +631,20 @@ def list_referrals(
         query.order_by(_r.c.due_at, _r.c.id).limit(limit).offset(offset)
     ).mappings()
     return [_referral(r) for r in rows]
+
+
+def open_referral(session: Session, person_key: str, need: str) -> str | None:
+    """The person's earliest open referral for this need, if any (a new one duplicates it)."""
+    return session.execute(
+        select(_r.c.id)
+        .where(
+            _r.c.person_key == person_key,
+            _r.c.need == need,
+            _r.c.status.not_in([s.value for s in CLOSED]),
+        )
+        .order_by(_r.c.received_at)
+        .limit(1)
+    ).scalar()
 
 
 def count_referrals(

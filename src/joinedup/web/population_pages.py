@@ -1,11 +1,10 @@
-"""Population health's pages: the dashboard, cohorts with attrition and inequalities, the
-needs assessment (also as PDF), and a cohort's worklist.
+"""Population health's pages: the dashboard, cohorts with attrition and inequalities, and
+the needs assessment (also as PDF).
 
-Everything but the worklist is aggregate and pseudonymised: counts and rates from the lake,
-groups under five suppressed, for anyone whose role may read aggregate figures
-(``analytics.read``). The worklist names people, so it goes through the shared care record's
-access control: only the people the user has a legitimate relationship with are shown, each
-one audited (:meth:`joinedup.api.guard.Guard.person_if_related`); the rest stay counts.
+Everything here is aggregate and pseudonymised: counts and rates from the lake, groups
+under five suppressed, for anyone whose role may read aggregate figures
+(``analytics.read``). A cohort's worklist names people, so it is apart
+(:mod:`joinedup.web.worklist_pages`), behind the shared care record's access control.
 
 Results are computed on an embedded DuckDB over the lake and remembered until the lake is
 refreshed (:class:`PopulationView`), so a page is quick after its first view.
@@ -32,22 +31,19 @@ from joinedup.api.deps import SessionDep
 from joinedup.api.guard import Guard
 from joinedup.directory.model import Directory
 from joinedup.directory.store import read_directory
-from joinedup.identity.index import people_known_to
 from joinedup.population import risk
 from joinedup.population.cohorts import SHIPPED_COHORTS, CohortResult, load_cohort, run_cohort
 from joinedup.population.indicators import INDICATORS, INDICATORS_BY_KEY
 from joinedup.population.inequalities import DIMENSIONS, GroupRate, breakdown, overall_rate
-from joinedup.population.lake import lake_as_of, pseudonym_key
+from joinedup.population.lake import lake_as_of
 from joinedup.population.measures import BRIDGES_TO_HEALTH, Lake, duckdb_lake
 from joinedup.population.needs import NeedsAssessment, assess_needs
 from joinedup.population.run import PERSON_MEASURES, RISK_MODEL
-from joinedup.population.worklist import reidentify
-from joinedup.records.person import join
 from joinedup.settings import Settings
 from joinedup.web import charts
 from joinedup.web.pages import group_name, templates
 from joinedup.web.pdf import html_to_pdf
-from joinedup.web.record_pages import ROLE_NAMES, banner, refused_page
+from joinedup.web.record_pages import ROLE_NAMES, refused_page
 
 router = APIRouter(include_in_schema=False)
 logger = logging.getLogger(__name__)
@@ -273,7 +269,7 @@ class CohortSummary:
     attrition: list[Any]
 
 
-def _context(request: Request, user: Any, **values: Any) -> dict[str, Any]:
+def page_context(request: Request, user: Any, **values: Any) -> dict[str, Any]:
     return {"user": user, "role_name": ROLE_NAMES.get(user.role, user.role), **values}
 
 
@@ -283,11 +279,11 @@ def _guarded(request: Request, session: Any, user: Any, what: str) -> Guard:
     return guard
 
 
-def _no_lake(request: Request, user: Any) -> Response:
+def no_lake_page(request: Request, user: Any) -> Response:
     return templates.TemplateResponse(
         request,
         "population_no_lake.html",
-        _context(request, user, page_title="Population health"),
+        page_context(request, user, page_title="Population health"),
         status_code=503,
     )
 
@@ -305,15 +301,15 @@ def dashboard(request: Request, session: SessionDep, user: CurrentUser) -> Respo
     view = population_view(request)
     try:
         needs = view.needs()
-        cohorts = [_cohort_summary(view, slug) for slug in view.cohort_files()]
+        cohorts = [cohort_summary(view, slug) for slug in view.cohort_files()]
         indicators = [(i, view.indicator_overall(i.key)) for i in INDICATORS]
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     model = view.risk_model()
     return templates.TemplateResponse(
         request,
         "population.html",
-        _context(
+        page_context(
             request,
             user,
             page_title="Population health",
@@ -338,13 +334,13 @@ def cohort_list(request: Request, session: SessionDep, user: CurrentUser) -> Res
         return refused_page(request, error)
     view = population_view(request)
     try:
-        cohorts = [_cohort_summary(view, slug) for slug in view.cohort_files()]
+        cohorts = [cohort_summary(view, slug) for slug in view.cohort_files()]
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     return templates.TemplateResponse(
         request,
         "population_cohorts.html",
-        _context(request, user, page_title="Cohorts", cohorts=cohorts, as_of=view.as_of),
+        page_context(request, user, page_title="Cohorts", cohorts=cohorts, as_of=view.as_of),
     )
 
 
@@ -359,19 +355,19 @@ def cohort_page(
         return refused_page(request, error)
     view = population_view(request)
     if slug not in view.cohort_files():
-        return _not_found(request, "There is no such cohort.")
+        return not_found_page(request, "There is no such cohort.")
     if by not in DIMENSIONS:
         by = "imd_quintile"
     try:
-        summary = _cohort_summary(view, slug)
+        summary = cohort_summary(view, slug)
         groups = view.cohort_breakdown(slug, by)
         practices = view.cohort_breakdown(slug, "practice")
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     return templates.TemplateResponse(
         request,
         "population_cohort.html",
-        _context(
+        page_context(
             request,
             user,
             page_title=summary.name,
@@ -401,18 +397,18 @@ def indicator_page(
     view = population_view(request)
     indicator = INDICATORS_BY_KEY.get(key)
     if indicator is None:
-        return _not_found(request, "There is no such indicator.")
+        return not_found_page(request, "There is no such indicator.")
     if by not in DIMENSIONS:
         by = "area"
     try:
         groups = view.indicator_breakdown(key, by)
         overall = view.indicator_overall(key)
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     return templates.TemplateResponse(
         request,
         "population_indicator.html",
-        _context(
+        page_context(
             request,
             user,
             page_title=indicator.name,
@@ -438,7 +434,7 @@ def report_page(request: Request, session: SessionDep, user: CurrentUser) -> Res
     try:
         needs = population_view(request).needs()
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     labels = _labels(request, session)
     return HTMLResponse(
         render_report(needs, ics_name=_ics_name(request), pdf=False, user=user, labels=labels)
@@ -455,7 +451,7 @@ def report_pdf(request: Request, session: SessionDep, user: CurrentUser) -> Resp
     try:
         needs = population_view(request).needs()
     except NoLake:
-        return _no_lake(request, user)
+        return no_lake_page(request, user)
     labels = _labels(request, session)
     pdf = html_to_pdf(render_report(needs, ics_name=_ics_name(request), pdf=True, labels=labels))
     return Response(
@@ -465,55 +461,10 @@ def report_pdf(request: Request, session: SessionDep, user: CurrentUser) -> Resp
     )
 
 
-@router.get("/population/cohorts/{slug}/worklist", response_class=HTMLResponse)
-def worklist_page(request: Request, slug: str, session: SessionDep, user: CurrentUser) -> Response:
-    """A cohort as a worklist: by name, only the people the user has a legitimate
-    relationship with (each audited); the others counted, never named."""
-    what = f"population worklist {slug}"
-    guard = Guard.for_request(request, session, user)
-    try:
-        guard.require("population.worklist", what)
-    except AccessDenied as error:
-        return refused_page(request, error)
-    view = population_view(request)
-    if slug not in view.cohort_files():
-        return _not_found(request, "There is no such cohort.")
-    try:
-        summary = _cohort_summary(view, slug)
-        in_cohort = view.cohort_person_ids(slug)
-        measures_by_id = view.person_measures()
-    except NoLake:
-        return _no_lake(request, user)
-    key = pseudonym_key(view.settings.lake_dir)
-    matched = reidentify(key, in_cohort, people_known_to(session, user.organisation))
-    rows = []
-    for person_key, person_id in matched:
-        access = guard.person_if_related(person_key, "population.worklist", what)
-        if access is None:
-            continue
-        record = join(person_key, access.sources, [])
-        measured = measures_by_id.get(person_id, {})
-        rows.append({"key": person_key, **banner(record.patient, access), "measures": measured})
-    rows.sort(key=lambda r: -(r["measures"].get("risk") or 0.0))
-    return templates.TemplateResponse(
-        request,
-        "population_worklist.html",
-        _context(
-            request,
-            user,
-            page_title=f"Worklist: {summary.name}",
-            cohort=summary,
-            rows=rows,
-            not_listed=summary.size - len(rows),
-            as_of=view.as_of,
-        ),
-    )
-
-
 # --- pieces -------------------------------------------------------------------------------------
 
 
-def _not_found(request: Request, reason: str) -> Response:
+def not_found_page(request: Request, reason: str) -> Response:
     return templates.TemplateResponse(request, "refused.html", {"reason": reason}, status_code=404)
 
 
@@ -521,7 +472,7 @@ def _ics_name(request: Request) -> str | None:
     return getattr(request.app.state, "ics_name", None)
 
 
-def _cohort_summary(view: PopulationView, slug: str) -> CohortSummary:
+def cohort_summary(view: PopulationView, slug: str) -> CohortSummary:
     run = view.cohort(slug)
     return CohortSummary(
         slug,
