@@ -18,7 +18,7 @@ referrals and prints where the time goes.
 
 Prints a table and the profile, or one JSON object with ``--json``.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/referral_intake.py [--people 2000] [--rate 100] [--seconds 30] [--json]
+    PYTHONPATH=. .venv/bin/python benchmarks/referral_intake.py [--people 2000] [--rate 100] [--seconds 30] [--postgresql] [--json]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 import numpy as np
 import orjson
+import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -65,6 +66,7 @@ from joinedup.referrals.store import Actor, Centre
 from joinedup.settings import DEFAULT_DIRECTORY, Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic.population import nhs_numbers_for_indices
+from tests.support.postgres import PostgresServer, find_bin_dir
 
 GP = "demo-gp"
 PRACTICE = "L99021"
@@ -441,9 +443,33 @@ def main() -> None:
         "--warmup", type=int, default=20, help="referrals sent first, one at a time, untimed"
     )
     parser.add_argument("--database-url", default=None, help="an empty PostgreSQL database")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="start a throwaway PostgreSQL server (the tests' own) and use it",
+    )
     parser.add_argument("--profile", type=int, default=200, help="referrals to profile (0: none)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    if args.postgresql:
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            parser.error("no PostgreSQL server binaries here (make system-deps installs them)")
+        server = PostgresServer(bin_dir)
+        server.start()
+        try:
+            with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as c:
+                c.execute("CREATE DATABASE bench")
+            args.database_url = server.url("bench")
+            run(args)
+        finally:
+            server.stop()
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """One benchmark run with the parsed arguments."""
     console = Console(stderr=True)
     rng = random.Random(2026)
     people = synthetic_people(args.people, rng)

@@ -203,3 +203,36 @@ def test_a_referral_without_a_summary_is_sent_back_with_an_error_summary(
     expect(
         summary.get_by_role("link", name=re.compile("at least 10 characters"))
     ).to_have_attribute("href", "#summary")
+
+
+def test_a_person_refers_themselves_without_an_account(referral_page: Page) -> None:
+    page = referral_page
+    page.context.clear_cookies()
+    page.goto("/self-referral")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Refer yourself for care and support")
+    every_field_labelled(page)
+    page.get_by_label("First name").fill("Carol")
+    page.get_by_label("Last name").fill("Tregear")
+    page.get_by_label("Day").fill("12")
+    page.get_by_label("Month").fill("6")
+    page.get_by_label("Year").fill("1941")
+    page.get_by_label("Postcode").fill("tr1 2ls")
+    page.get_by_label("Telephone number").fill("01872 000111")
+    page.get_by_label("Loneliness and social isolation").check()
+    page.get_by_label("Tell us what is happening").fill(
+        "I live alone and have not been out since the winter."
+    )
+    page.get_by_role("button", name="Send").click()
+    # Without the consent box ticked the form says so, and keeps what was typed.
+    expect(page.locator(".nhsuk-error-summary")).to_be_visible()
+    expect(page.get_by_label("Postcode")).to_have_value("tr1 2ls")
+    page.get_by_label("I agree that the coordination centre").check()
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your referral has been sent")
+    reference = page.locator("#reference").inner_text()
+    assert re.fullmatch(r"self-[0-9a-f]{16}", reference)
+    # Carol is known (her GP's record): her referral waits at the coordination centre.
+    sign_in(page, "Loveday Nance")
+    page.goto("/referrals")
+    row = page.locator("#referrals tr", has_text="Loneliness and social isolation")
+    expect(row.first).to_be_visible()

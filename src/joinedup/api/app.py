@@ -33,6 +33,8 @@ from joinedup.web import (
     record_pages,
     referral_dashboard,
     referral_pages,
+    self_referral_pages,
+    worklist_pages,
 )
 
 logger = logging.getLogger(__name__)
@@ -140,8 +142,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(record_pages.router)
     app.include_router(privacy_pages.router)
     app.include_router(population_pages.router)
+    app.include_router(worklist_pages.router)
     app.include_router(oversight_pages.router)
     app.include_router(referral_dashboard.router)  # before /referrals/{id}
+    app.include_router(self_referral_pages.router)  # before /referrals/{id}
     app.include_router(referral_pages.router)
     app.include_router(dev_idp.router)
     referrals_api.install(app)  # before the record's generic /fhir/{type} routes

@@ -113,3 +113,20 @@ notification = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
 )
+
+#: Every self-referral from the public form, as the person sent it, before anything else:
+#: taken (``referral_id`` set) when the person index knows them, else held for the
+#: coordination centre to identify (``status = to-identify``) and never dropped.
+self_referral = Table(
+    "self_referral",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("details", JSON, nullable=False),  # the form as sent (names, birth, contact, need)
+    Column("need", String(40), nullable=False),
+    Column("status", String(20), nullable=False, index=True),  # referred | to-identify | closed
+    Column("referral_id", String(40), ForeignKey("referral.id"), nullable=True),
+    Column("reason", Text, nullable=True),  # why it is held, or why it was closed
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=True),
+)

@@ -25,6 +25,7 @@ from joinedup.feeds.model import Issue, IssueCode, PersonDetails
 from joinedup.records.person import join
 from joinedup.referrals.model import CENTRE, TRANSITIONS, Action, Referral, ReferralError, Status
 from joinedup.referrals.router import CAPACITY_STATUSES, LOCAL
+from joinedup.referrals.self_referral import list_held
 from joinedup.referrals.store import FEED as REFERRALS_FEED
 from joinedup.referrals.store import (
     Actor,
@@ -116,7 +117,7 @@ def format_time(value: datetime | None) -> str:
     return f"{local.day} {local:%B %Y}, {hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
 
 
-def _context(access: ReferralAccess, **values: Any) -> dict[str, Any]:
+def referral_context(access: ReferralAccess, **values: Any) -> dict[str, Any]:
     user = access.user
     return {
         "user": user,
@@ -207,7 +208,7 @@ def _new_form(
     return templates.TemplateResponse(
         request,
         "referral_new.html",
-        _context(
+        referral_context(
             access,
             form=form,
             needs=NEEDS,
@@ -321,10 +322,11 @@ def worklist(request: Request, session: SessionDep, user: CurrentUser) -> Respon
     return templates.TemplateResponse(
         request,
         "referral_list.html",
-        _context(
+        referral_context(
             access,
             coordinating=coordinating,
             rows=rows,
+            held=list_held(session) if coordinating else [],
             may_refer=user.role in REFERRER_FOR_ROLE and access.allows("referral.create"),
         ),
     )
@@ -389,7 +391,7 @@ def referral_page(
     return templates.TemplateResponse(
         request,
         "referral_detail.html",
-        _context(
+        referral_context(
             access,
             referral=referral,
             row=_row(access, referral),
@@ -467,7 +469,7 @@ def team_queue(
     return templates.TemplateResponse(
         request,
         "referral_team.html",
-        _context(
+        referral_context(
             access,
             service_id=service_id,
             rows=rows,
