@@ -22,6 +22,7 @@ from joinedup.cli.output import (
 from joinedup.cli.oversight import oversight_app
 from joinedup.cli.population import lake_app, population_app
 from joinedup.cli.referrals import referrals_app
+from joinedup.cli.virtual_wards import virtual_wards_app
 from joinedup.directory import DirectoryError, load_directory
 from joinedup.settings import Settings
 
@@ -39,6 +40,7 @@ app.add_typer(lake_app, name="lake")
 app.add_typer(population_app, name="population")
 app.add_typer(oversight_app, name="oversight")
 app.add_typer(referrals_app, name="referrals")
+app.add_typer(virtual_wards_app, name="virtual-wards")
 
 
 @app.command()
