@@ -14,7 +14,8 @@ import joinedup.directory.tables
 import joinedup.feeds.tables
 import joinedup.identity.tables
 import joinedup.records.tables
-import joinedup.referrals.tables  # noqa: F401
+import joinedup.referrals.tables
+import joinedup.virtual_wards.tables  # noqa: F401
 from joinedup.directory import tables as directory_tables
 from joinedup.directory.model import Directory
 from joinedup.directory.profiles import TYPE_PROFILES

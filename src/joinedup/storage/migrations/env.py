@@ -3,7 +3,8 @@
 from alembic import context
 
 import joinedup.access.tables
-import joinedup.referrals.tables  # noqa: F401  (and the referral tables)
+import joinedup.referrals.tables
+import joinedup.virtual_wards.tables  # noqa: F401  (and the referral and virtual-ward tables)
 from joinedup.storage.schema import metadata
 
 engine = context.config.attributes["engine"]
