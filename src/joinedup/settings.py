@@ -22,6 +22,8 @@ DEFAULT_POLICY = Path(__file__).parent / "access" / "policy.yaml"
 DEFAULT_INDICATOR_CATALOGUE = Path(__file__).parent / "oversight" / "catalogue.yaml"
 #: The referral routing rules shipped with JoinedUp: time frames, weights, first choices.
 DEFAULT_ROUTING_RULES = Path(__file__).parent / "referrals" / "routing.yaml"
+#: The virtual wards shipped with JoinedUp: pathways, observations, thresholds, response times.
+DEFAULT_VIRTUAL_WARDS = Path(__file__).parent / "virtual_wards" / "wards.yaml"
 
 
 class Settings(BaseSettings):
@@ -97,6 +99,12 @@ class Settings(BaseSettings):
         default=DEFAULT_ROUTING_RULES,
         description="The referral routing rules (YAML): urgencies' time frames, ranking weights "
         "and the ICS's first-choice service types.",
+    )
+
+    virtual_wards_file: Path = Field(
+        default=DEFAULT_VIRTUAL_WARDS,
+        description="The virtual wards (YAML): each ward's pathway, admission criteria, "
+        "observations and how often, its own thresholds, and escalation response times.",
     )
 
     @cached_property

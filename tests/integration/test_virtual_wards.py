@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.directory.loader import load_directory
-from joinedup.settings import DEFAULT_DIRECTORY
+from joinedup.records.query import person_resources
+from joinedup.settings import DEFAULT_DIRECTORY, DEFAULT_VIRTUAL_WARDS
 from joinedup.virtual_wards import tables
-from joinedup.virtual_wards.config import DEFAULT_WARDS, load_wards
+from joinedup.virtual_wards.config import load_wards
 from joinedup.virtual_wards.store import (
     Reading,
     VirtualWards,
@@ -33,7 +34,7 @@ OXIMETRY = "virtual-ward-respiratory"
 
 @pytest.fixture
 def wards() -> VirtualWards:
-    return VirtualWards(load_wards(DEFAULT_WARDS, load_directory(DEFAULT_DIRECTORY)))
+    return VirtualWards(load_wards(DEFAULT_VIRTUAL_WARDS, load_directory(DEFAULT_DIRECTORY)))
 
 
 @pytest.fixture
@@ -75,6 +76,8 @@ def test_a_frail_patient_deteriorates_and_the_team_is_escalated_to(
         )
     with sessions.begin() as s:
         assert admission_for_link(s, token) == admission
+        (stay,) = person_resources(s, ann, ["EpisodeOfCare"])  # in Ann's shared care record
+        assert (stay.partner, stay.content["status"]) == ("RJ8", "active")
         calm = wards.take_readings(
             s, admission, full_set(T0, "r1"), source="patient", by="ann", now=T0
         )
@@ -111,7 +114,7 @@ def test_a_frail_patient_deteriorates_and_the_team_is_escalated_to(
     # Not acknowledged within 30 minutes: re-escalated, due again 30 minutes later.
     late = t1 + timedelta(minutes=31)
     with sessions.begin() as s:
-        (swept,) = wards.sweep(s, late)
+        assert len(wards.sweep(s, late)) == 1
     with sessions() as s:
         (current,) = escalations(s, admission_id=admission.id, active=True)
     assert current.re_escalations == 1 and current.due_at == late + timedelta(minutes=30)
@@ -135,16 +138,15 @@ def test_a_frail_patient_deteriorates_and_the_team_is_escalated_to(
         )
     assert worst.escalation is not None and worst.escalation.id == current.id
     assert (worst.escalation.level, worst.escalation.status) == ("emergency", "open")
-    with pytest.raises(WardError) as stale:
-        with sessions.begin() as s:
-            wards.act(
-                s,
-                current.id,
-                action="Admitted via 999",
-                by="Dr Kitto",
-                now=t2,
-                expected_version=acked.version,
-            )
+    with pytest.raises(WardError) as stale, sessions.begin() as s:
+        wards.act(
+            s,
+            current.id,
+            action="Admitted via 999",
+            by="Dr Kitto",
+            now=t2,
+            expected_version=acked.version,
+        )
     assert stale.value.status == 412
     with sessions.begin() as s:
         done = wards.act(
@@ -162,6 +164,8 @@ def test_a_frail_patient_deteriorates_and_the_team_is_escalated_to(
     assert discharged.outcome == "admitted" and not discharged.open
     with sessions() as s:
         assert admission_for_link(s, token) is None  # the personal link stops working
+        (stay,) = person_resources(s, ann, ["EpisodeOfCare"])
+        assert stay.content["status"] == "finished" and stay.content["period"]["end"]
         events = [
             e
             for e in s.execute(
@@ -246,23 +250,21 @@ def test_implausible_readings_are_refused_and_nothing_is_written(
             s, FRAILTY, ann, kind="step-up", care_plan="Cellulitis, at home.", by="n", now=T0
         )
     bad = full_set(T0, "bad", spo2=140, pulse=-5, temperature=95)
-    with pytest.raises(WardError) as refused:
-        with sessions.begin() as s:
-            wards.take_readings(s, admission, bad, source="patient", by="p", now=T0)
+    with pytest.raises(WardError) as refused, sessions.begin() as s:
+        wards.take_readings(s, admission, bad, source="patient", by="p", now=T0)
     assert refused.value.status == 422
     where = [i.location for i in refused.value.issues]
     assert where == ["reading[1].spo2", "reading[4].pulse", "reading[6].temperature"]
     assert "°C expected" in str(refused.value)
-    with pytest.raises(WardError):
-        with sessions.begin() as s:
-            wards.take_readings(
-                s,
-                admission,
-                [Reading("consciousness", T0, "c", code="X")],
-                source="staff",
-                by="n",
-                now=T0,
-            )
+    with pytest.raises(WardError), sessions.begin() as s:
+        wards.take_readings(
+            s,
+            admission,
+            [Reading("consciousness", T0, "c", code="X")],
+            source="staff",
+            by="n",
+            now=T0,
+        )
     with sessions() as s:
         assert s.execute(select(func.count()).select_from(tables.observation)).scalar() == 0
         assert s.execute(select(func.count()).select_from(tables.score)).scalar() == 0
@@ -275,13 +277,11 @@ def test_admission_rules_and_missed_readings(
         admission, _ = wards.admit(
             s, FRAILTY, ann, kind="step-up", care_plan="Frailty, delirium.", by="n", now=T0
         )
-    with pytest.raises(WardError) as twice:
-        with sessions.begin() as s:
-            wards.admit(s, OXIMETRY, ann, kind="step-up", care_plan="Another ward.", by="n", now=T0)
+    with pytest.raises(WardError) as twice, sessions.begin() as s:
+        wards.admit(s, OXIMETRY, ann, kind="step-up", care_plan="Another ward.", by="n", now=T0)
     assert twice.value.status == 409
-    with pytest.raises(WardError) as bad:
-        with sessions.begin() as s:
-            wards.admit(s, FRAILTY, "nobody", kind="sideways", care_plan="", by="n", now=T0)
+    with pytest.raises(WardError) as bad, sessions.begin() as s:
+        wards.admit(s, FRAILTY, "nobody", kind="sideways", care_plan="", by="n", now=T0)
     assert bad.value.status == 422 and {i.location for i in bad.value.issues} == {
         "kind",
         "care_plan",

@@ -19,8 +19,6 @@ import yaml
 from joinedup.directory.model import Directory, Service
 from joinedup.virtual_wards.news2 import PARAMETERS
 
-DEFAULT_WARDS: Final = Path(__file__).parent / "wards.yaml"
-
 #: Escalation levels, least to most urgent (RCP NEWS2 Chart 4's responses).
 LEVELS: Final = ("urgent-review", "urgent-response", "emergency")
 LEVEL_NAMES: Final = {

@@ -33,7 +33,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from joinedup.access.audit import as_utc
-from joinedup.feeds.model import Issue, IssueCode
+from joinedup.feeds.model import Issue, IssueCode, PersonDetails
+from joinedup.identity.index import attach_source_record, source_record_id
+from joinedup.records.store import prepare_resources, store_resources
 from joinedup.virtual_wards import tables
 from joinedup.virtual_wards.config import LEVELS, Ward, Wards
 from joinedup.virtual_wards.news2 import (
@@ -66,6 +68,15 @@ BAND_LEVEL: Final = {
     "medium": "urgent-response",
     "low-medium": "urgent-review",
 }
+
+#: The feed a virtual-ward stay's EpisodeOfCare is kept under, per providing organisation.
+FEED: Final = "virtual-wards"
+ADMISSION_SYSTEM: Final = "https://joinedup.nhs.uk/Id/virtual-ward-admission"
+CARE_SETTING_SYSTEM: Final = "https://joinedup.nhs.uk/CodeSystem/care-setting"
+SERVICE_SYSTEM: Final = "https://joinedup.nhs.uk/Id/directory-service"
+ODS_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
+#: The extension carrying a stay's ward, kind and outcome (read by the analytical lake).
+STAY_EXTENSION: Final = "https://joinedup.nhs.uk/StructureDefinition/virtual-ward-stay"
 
 _a = tables.admission
 _o = tables.observation
@@ -244,7 +255,9 @@ class VirtualWards:
             "outcome_note": None,
         }
         session.execute(insert(_a), row)
-        return _admission(row), token
+        admission = _admission(row)
+        self._keep_in_record(session, admission, attach=True)
+        return admission, token
 
     def discharge(
         self,
@@ -275,7 +288,84 @@ class VirtualWards:
         )
         for escalation in escalations(session, admission_id=admission_id, active=True):
             self._close(session, escalation, f"discharged: {OUTCOMES[outcome]}", by, now)
-        return get_admission(session, admission_id)
+        after = get_admission(session, admission_id)
+        self._keep_in_record(session, after, attach=False)
+        return after
+
+    # --- the shared care record -----------------------------------------------------------
+
+    def episode(self, admission: Admission) -> dict[str, Any]:
+        """A stay as a FHIR EpisodeOfCare in the person's record: its ward, provider,
+        period and outcome. While it is open its provider has a legitimate relationship
+        with the person (open care)."""
+        ward = self.ward(admission.ward_id)
+        parts: list[dict[str, Any]] = [
+            {"url": "ward", "valueCode": ward.id},
+            {"url": "pathway", "valueCode": ward.pathway},
+            {"url": "kind", "valueCode": admission.kind},
+        ]
+        if admission.outcome:
+            parts.append({"url": "outcome", "valueCode": admission.outcome})
+        period = {"start": admission.admitted_at.isoformat()}
+        if admission.discharged_at is not None:
+            period["end"] = admission.discharged_at.isoformat()
+        return {
+            "resourceType": "EpisodeOfCare",
+            "id": admission.id,
+            "identifier": [{"system": ADMISSION_SYSTEM, "value": admission.id}],
+            "status": "active" if admission.open else "finished",
+            "type": [
+                {
+                    "coding": [
+                        {
+                            "system": CARE_SETTING_SYSTEM,
+                            "code": "virtual-ward",
+                            "display": "Virtual ward",
+                        }
+                    ],
+                    "text": ward.name,
+                }
+            ],
+            "patient": {"reference": f"Patient/{admission.person_key}"},
+            "managingOrganization": {
+                "identifier": {"system": ODS_SYSTEM, "value": ward.service.provider}
+            },
+            "period": period,
+            "extension": [{"url": STAY_EXTENSION, "extension": parts}],
+        }
+
+    def _keep_in_record(self, session: Session, admission: Admission, *, attach: bool) -> None:
+        """Write (or update) the stay's EpisodeOfCare under the provider's virtual-wards feed,
+        linked to the person (a source record of the provider's, resolved, on admission)."""
+        provider = self.ward(admission.ward_id).service.provider
+        if attach:
+            source_record: int | None = attach_source_record(
+                session,
+                partner=provider,
+                feed=FEED,
+                person=PersonDetails(local_id=admission.person_key),
+                person_key=admission.person_key,
+                reason="admitted to a virtual ward from the shared care record",
+                at=admission.admitted_at,
+            )
+        else:
+            source_record = source_record_id(
+                session, partner=provider, feed=FEED, local_id=admission.person_key
+            )
+        store_resources(
+            session,
+            prepare_resources(
+                [self.episode(admission)],
+                partner=provider,
+                feed=FEED,
+                patient_local_id=admission.person_key,
+            ),
+            partner=provider,
+            feed=FEED,
+            message_id=f"{admission.id}#{admission.version}",
+            received_at=admission.discharged_at or admission.admitted_at,
+            source_record_id=source_record,
+        )
 
     def new_link(self, session: Session, admission_id: str) -> str:
         """A new personal reading link for an open admission (the old one stops working)."""
