@@ -17,6 +17,7 @@ import joinedup
 from joinedup.access import dev_idp
 from joinedup.api import fhir
 from joinedup.api import referrals as referrals_api
+from joinedup.api import virtual_wards as virtual_wards_api
 from joinedup.api.routes import health
 from joinedup.referrals import notify
 from joinedup.settings import Settings
@@ -34,6 +35,7 @@ from joinedup.web import (
     referral_dashboard,
     referral_pages,
     self_referral_pages,
+    virtual_ward_pages,
     worklist_pages,
 )
 
@@ -147,7 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(referral_dashboard.router)  # before /referrals/{id}
     app.include_router(self_referral_pages.router)  # before /referrals/{id}
     app.include_router(referral_pages.router)
+    app.include_router(virtual_ward_pages.router)
     app.include_router(dev_idp.router)
     referrals_api.install(app)  # before the record's generic /fhir/{type} routes
+    virtual_wards_api.install(app)
     fhir.install(app)
     return app

@@ -188,6 +188,29 @@ class Guard:
             )
         ]
 
+    def record_many(
+        self, action: str, entries: Sequence[tuple[str, str | None]], outcome: str, reason: str
+    ) -> None:
+        """Write one audit entry per (what, person key), all in one transaction (a list of
+        people shown at once, such as a ward board)."""
+        if not entries:
+            return
+        with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
+            for what, person_key in entries:
+                audit.record(
+                    session,
+                    audit.entry_for(
+                        self.user,
+                        action,
+                        what[:500],
+                        person_key=person_key,
+                        outcome=outcome,
+                        reason=reason[:300],
+                        break_glass=False,
+                        at=self.now,
+                    ),
+                )
+
     def record(
         self,
         action: str,

@@ -153,6 +153,24 @@ def sources(session: Session, person_key: str) -> list[Source]:
     ]
 
 
+def sources_of(session: Session, person_keys: Sequence[str]) -> dict[str, list[Source]]:
+    """The source records currently linked to each of many people (one query), oldest first."""
+    found: dict[str, list[Source]] = {key: [] for key in person_keys}
+    if not person_keys:
+        return found
+    rows = session.execute(
+        select(_s, _lk.c.person_key.label("linked_to"))
+        .join(_lk, _lk.c.source_record_id == _s.c.id)
+        .where(_lk.c.person_key.in_(list(person_keys)), _lk.c.valid_to.is_(None))
+        .order_by(_s.c.id)
+    ).mappings()
+    for r in rows:
+        found[r["linked_to"]].append(
+            Source(source_record_id=r["id"], **{name: r[name] for name in _SOURCE_COLUMNS})
+        )
+    return found
+
+
 def person_exists(session: Session, person_key: str) -> bool:
     """Whether the person index has this person with at least one current source record."""
     return bool(sources(session, person_key))
