@@ -295,3 +295,26 @@ def test_admission_rules_and_missed_readings(
         overdue_readings(current, T0 + timedelta(hours=24), T0 + timedelta(hours=49, minutes=5))
         == 2
     )
+
+
+def test_the_sweeper_re_escalates_what_is_overdue(
+    sessions: sessionmaker[Session], wards: VirtualWards, ann: str
+) -> None:
+    """The app's background round (and ``joinedup virtual-wards sweep``) over the store."""
+    from joinedup.directory.store import save_directory
+    from joinedup.virtual_wards.sweep import Sweeper, sweep_once
+
+    with sessions.begin() as s:
+        assert sweep_once(sessions, DEFAULT_VIRTUAL_WARDS, T0) == 0  # no directory yet: nothing
+        save_directory(s, load_directory(DEFAULT_DIRECTORY))
+        admission, _ = wards.admit(
+            s, FRAILTY, ann, kind="step-up", care_plan="Pneumonia at home.", by="n", now=T0
+        )
+        wards.take_readings(
+            s, admission, full_set(T0, "s", respiratory_rate=26), source="staff", by="n", now=T0
+        )  # resp 26 scores 3: urgent review, due in an hour
+    sweeper = Sweeper(sessions, DEFAULT_VIRTUAL_WARDS, clock=lambda: T0 + timedelta(minutes=61))
+    assert sweeper.round() == 1
+    with sessions() as s:
+        (e,) = escalations(s, admission_id=admission.id)
+    assert (e.level, e.re_escalations) == ("urgent-review", 1)

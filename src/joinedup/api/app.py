@@ -19,9 +19,11 @@ from joinedup.api import fhir
 from joinedup.api import referrals as referrals_api
 from joinedup.api import virtual_wards as virtual_wards_api
 from joinedup.api.routes import health
+from joinedup.background import Periodic
 from joinedup.referrals import notify
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, session_factory
+from joinedup.virtual_wards.sweep import Sweeper
 from joinedup.web import (
     NHSUK_ASSETS_DIR,
     NHSUK_DIR,
@@ -108,15 +110,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             daemon=True,
         ).start()
         # Referral notifications to receiving teams, delivered from the outbox.
-        dispatcher = None
+        # And escalations nobody acknowledged in time, escalated again.
+        background: list[Periodic] = [Sweeper(app.state.sessions, settings.virtual_wards_file)]
         if settings.deliver_notifications:
-            dispatcher = notify.Dispatcher(app.state.sessions)
-            dispatcher.start()
+            background.append(notify.Dispatcher(app.state.sessions))
+        for work in background:
+            work.start()
         try:
             yield
         finally:
-            if dispatcher is not None:
-                dispatcher.stop()
+            for work in background:
+                work.stop()
             engine.dispose()
 
     app = FastAPI(

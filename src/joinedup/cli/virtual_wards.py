@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import typer
 
 from joinedup.cli.output import FormatOption, OutputFormat, fail, print_json, print_table
+from joinedup.settings import Settings
+from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.virtual_wards.news2 import LIMITATION, ImplausibleReading, News2, Vitals, news2
+from joinedup.virtual_wards.sweep import sweep_once
 
 virtual_wards_app = typer.Typer(
     help="Virtual wards: acute care at home with remote monitoring and early-warning scores."
@@ -77,3 +82,20 @@ def _print_text(result: News2) -> None:
     if result.single_three:
         typer.echo("a single parameter scores 3")
     typer.echo(f"note: {LIMITATION}")
+
+
+@virtual_wards_app.command("sweep")
+def sweep_command(output: OutputFormat = FormatOption) -> None:
+    """Re-escalate every escalation not acknowledged by its due time (for a scheduler, when
+    the web app's own background round is not running)."""
+    settings = Settings()
+    engine = make_engine(settings)
+    try:
+        migrate(engine)
+        count = sweep_once(session_factory(engine), settings.virtual_wards_file, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    if output is OutputFormat.json:
+        print_json({"re_escalated": count})
+    else:
+        typer.echo(f"{count} escalations re-escalated")

@@ -21,7 +21,6 @@ mid-send leaves it to be tried again when the lease runs out (delivery is at lea
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from joinedup.access.audit import as_utc
+from joinedup.background import Periodic
 from joinedup.referrals import tables
 from joinedup.referrals.fhir import task
 from joinedup.referrals.model import CENTRE
@@ -380,11 +380,11 @@ def retry(session: Session, notification_id: int, now: datetime) -> None:
 # --- in the background ---------------------------------------------------------------------------
 
 
-class Dispatcher:
+class Dispatcher(Periodic):
     """Runs :func:`deliver_due` every ``interval`` seconds in a daemon thread until stopped.
+    It logs counts only."""
 
-    It logs counts only. A round that fails (the database away, say) is logged and the next
-    round tries again."""
+    name = "referral-notifications"
 
     def __init__(
         self,
@@ -394,29 +394,10 @@ class Dispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         **options: Any,
     ) -> None:
+        super().__init__(interval=interval)
         self.sessions = sessions
-        self.interval = interval
         self.clock = clock
         self.options = options
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start delivering in the background (the first round after one interval)."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="referral-notifications", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the round in progress, if any (waiting up to ``timeout`` seconds)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def round(self) -> DeliveryReport:
         """One delivery round now."""
@@ -429,10 +410,3 @@ class Dispatcher:
                 report.dead,
             )
         return report
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.round()
-            except Exception as failure:  # keep going: the next round may work
-                logger.warning("referral notification round failed (%s)", type(failure).__name__)
