@@ -138,6 +138,10 @@ def test_a_patient_deteriorates_and_the_team_responds(
     )
     assert done.status_code == 303
     assert "Visited: delirium" in nurse.get(f"/virtual-wards/stays/{stay}").text
+    # The stay is in Ann's shared care record, for her GP too.
+    record = _as(client, settings, "demo-gp").get(f"/record/{_person_of(sessions, stay)}").text
+    section = record.split('id="virtual-wards"')[1].split("</table>")[0]
+    assert "Frailty Virtual Ward, Mid Cornwall" in section and "active" in section
     audit = access_tables.audit_event
     with sessions() as s:
         who = s.execute(
@@ -145,6 +149,15 @@ def test_a_patient_deteriorates_and_the_team_responds(
         ).all()
     assert any(u == "patient-link" for u, _ in who)
     assert any(w == f"virtual ward board {WARD}" for _, w in who)
+
+
+def _person_of(sessions: Any, stay: str) -> str:
+    with sessions() as s:
+        return str(
+            s.execute(
+                select(tables.admission.c.person_key).where(tables.admission.c.id == stay)
+            ).scalar_one()
+        )
 
 
 def _observation(

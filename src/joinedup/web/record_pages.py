@@ -24,6 +24,7 @@ from joinedup.api.fhir import MAX_PATIENT_MATCHES
 from joinedup.api.guard import Guard, PersonAccess, people_visible
 from joinedup.records.person import Fact, age_on, is_social_care, join
 from joinedup.records.query import SearchError, find_people
+from joinedup.virtual_wards.store import CARE_SETTING_SYSTEM
 from joinedup.web.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -183,6 +184,15 @@ class Section:
     empty: str
 
 
+def is_virtual_ward_stay(resource: dict[str, Any]) -> bool:
+    """Whether a resource is a stay on a virtual ward (its EpisodeOfCare's care setting)."""
+    return resource.get("resourceType") == "EpisodeOfCare" and any(
+        c.get("system") == CARE_SETTING_SYSTEM and c.get("code") == "virtual-ward"
+        for t in resource.get("type") or []
+        for c in t.get("coding") or []
+    )
+
+
 @router.get("/record/{person_key}", response_class=HTMLResponse)
 def record_page(
     request: Request, person_key: str, session: SessionDep, user: CurrentUser
@@ -219,6 +229,12 @@ def record_page(
         ),
         Section("social-care", "Social care involvement", social, "No social care recorded."),
         Section("referrals", "Referrals", facts.get("ServiceRequest", []), "No referrals."),
+        Section(
+            "virtual-wards",
+            "Virtual wards",
+            [f for f in record.timeline if is_virtual_ward_stay(f.resource)],
+            "No virtual-ward stays.",
+        ),
         Section(
             "results",
             "Recent results and observations",
