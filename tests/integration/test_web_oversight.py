@@ -112,7 +112,9 @@ def test_the_summary_matrix_for_the_system_and_a_partner(
     icons = re.findall(r"<svg [^>]*>.*?</svg>", row, flags=re.DOTALL)
     for icon in icons:
         ElementTree.fromstring(icon)
-    assert "Not collected yet" in page.text  # urgent community response, virtual wards
+    # Every indicator in the catalogue is computed now (virtual wards' included).
+    assert 'data-indicator="virtual_ward_occupancy"' in page.text
+    assert "Not collected yet" not in page.text
     partner = client.get("/oversight", params={"drill": "partner|REF"})
     assert "Royal Cornwall Hospitals NHS Trust" in partner.text
     indicator = client.get(

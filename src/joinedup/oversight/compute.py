@@ -7,11 +7,13 @@ is counted is the measure's :class:`Denominator`: from the same rows (attendance
 days of the month (an average daily count), the registered population (a rate per 1,000),
 the beds available (occupancy), or none (a count). :func:`compute_indicators` sums the
 units for the system, by partner and by area, month by month, and gives every indicator's
-value as numerator / denominator x factor.
+value as numerator / denominator x factor. Virtual-ward occupancy gives its bed-days as
+``den`` rows of its own (each provider's virtual beds x the month's days).
 
 Everything is an Ibis expression run on the lake's engine (DuckDB by default). Times are
 compared as UTC dates. Midnight censuses (stranded patients, occupancy, delayed discharges)
-count a stay on day d when it began on or before d and ended after it.
+count a stay on day d when it began on or before d and ended after it; a stay still open
+counts to the window's end, a virtual-ward stay to the data's as-of date (``Context.as_of``).
 
 Counts come from the lake, which leaves out people with a National Data Opt-out (about 5%):
 rates are unaffected in expectation, but counts and occupancy read low by that share (see
@@ -21,7 +23,7 @@ docs/oversight.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -47,11 +49,16 @@ class Denominator(StrEnum):
 
 @dataclass(frozen=True)
 class Context:
-    """What measures need besides the lake: the months, the beds, the finance ledger."""
+    """What measures need besides the lake: the months, the beds, the finance ledger, and
+    the day the data is as of."""
 
     months: tuple[date, ...]  # first days of the months reported, oldest first
     beds: Mapping[str, int]  # partner ODS code -> general and acute beds
     finance: Table | None = None  # month, partner, programme, budget, actual
+    #: Provider ODS code -> virtual beds (its virtual wards' capacity in the directory).
+    virtual_beds: Mapping[str, int] = field(default_factory=dict)
+    #: The data's as-of date (its last whole day): open virtual-ward stays count to it.
+    as_of: date | None = None
 
     @property
     def first_day(self) -> date:
@@ -151,13 +158,30 @@ def _day_table(ctx: Context) -> Table:
     return ibis.memtable(pa.Table.from_pylist(days))
 
 
-def _midnight_census(lake: Lake, ctx: Context, stays: Table) -> Table:
+def _days_in(month: date) -> int:
+    return ((month.replace(day=28) + timedelta(days=4)).replace(day=1) - month).days
+
+
+def _midnight_census(
+    lake: Lake,
+    ctx: Context,
+    stays: Table,
+    *,
+    start: str = "admitted",
+    stop: str = "discharged",
+    until: date | None = None,
+) -> Table:
     """One row per stay per midnight it spans in the window: the stay's columns and ``day``
-    (``admitted`` <= day < ``discharged``; a stay still open counts to the window's end)."""
+    (``start`` <= day < ``stop``: the midnight ending ``day``). A stay still open counts to
+    the window's end or, given ``until``, to the midnight ending that day, after which no
+    stay counts."""
     days = _day_table(ctx)
-    start = stays.admitted.date()
-    stop = stays.discharged.date()
-    with_dates = stays.mutate(start_day=start, stop_day=stop)
+    start_day = stays[start].date()
+    stop_day = stays[stop].date()
+    if until is not None:
+        last = ibis.literal(until + timedelta(days=1))
+        stop_day = ibis.ifelse(stop_day.isnull() | (stop_day > last), last, stop_day)
+    with_dates = stays.mutate(start_day=start_day, stop_day=stop_day)
     joined = with_dates.join(
         days,
         [
@@ -396,6 +420,63 @@ def delayed_discharges(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     return _census_units(lake, census, Denominator.DAYS)
 
 
+def _virtual_ward_stays(lake: Lake) -> Table:
+    """Virtual-ward stays, each under its ward's provider (``partner``)."""
+    s = lake.virtual_ward_stay.filter(_.start.notnull())
+    return s.mutate(partner=s.provider.fill_null(s.partner))
+
+
+@measure("virtual_ward_occupancy")
+def virtual_ward_occupancy(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Patients on a virtual ward at each midnight, by the ward's provider (open stays to the
+    data's as-of date), over each provider's virtual beds x the month's days.
+
+    Bed-days count from the month of the lake's first stay: before it the wards' stays are
+    not in the record, so those months have no value rather than 0%."""
+    stays = _virtual_ward_stays(lake)
+    census = _midnight_census(lake, ctx, stays, start="start", stop="end", until=ctx.as_of)
+    occupied = _select(
+        census,
+        period=census.period,
+        partner=census.partner,
+        num=ibis.literal(1),
+        den=ibis.literal(0),
+        area=ibis.null(),
+    )
+    rows = [
+        {
+            "period": month,
+            "partner": provider,
+            "area": None,
+            "programme": None,
+            "num": 0.0,
+            "den": float(beds * _days_in(month)),
+        }
+        for month in ctx.months
+        for provider, beds in sorted(ctx.virtual_beds.items())
+    ]
+    bed_days = ibis.memtable(pa.Table.from_pylist(rows, schema=_UNITS_SCHEMA))
+    first = stays.start.min().date().truncate("M").as_scalar()
+    bed_days = bed_days.filter(bed_days.period >= first)
+    return Units(occupied.union(bed_days), Denominator.ROWS)
+
+
+@measure("virtual_ward_step_up_home")
+def virtual_ward_step_up_home(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
+    """Step-up virtual-ward stays (instead of an admission) discharged in the month, by the
+    ward's provider, and those ending with the person recovered at home."""
+    stays = _virtual_ward_stays(lake)
+    stays = stays.filter(stays.kind == "step-up", stays.end.notnull())
+    return _events_by_month(
+        lake,
+        ctx,
+        stays,
+        "end",
+        num=lambda e: (e.outcome == "recovered-at-home").fill_null(False).cast("int8"),
+        denominator=Denominator.ROWS,
+    )
+
+
 @measure("emergency_admissions")
 def emergency_admissions(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Emergency admissions in the month (per the registered population)."""
@@ -447,23 +528,24 @@ def gp_appointments(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     return _events_by_month(lake, ctx, appointments, "start", denominator=Denominator.POPULATION)
 
 
+#: The columns of a measure's units.
+_UNITS_SCHEMA: Final = pa.schema(
+    [
+        ("period", pa.date32()),
+        ("partner", pa.string()),
+        ("area", pa.string()),
+        ("programme", pa.string()),
+        ("num", pa.float64()),
+        ("den", pa.float64()),
+    ]
+)
+
+
 @measure("finance_spend")
 def finance_spend(lake: Lake, ctx: Context, p: Mapping[str, Any]) -> Units:
     """Actual spend against budget by partner and programme (the ICB's ledger)."""
     if ctx.finance is None:
-        empty = ibis.memtable(
-            pa.table(
-                {
-                    "period": pa.array([], pa.date32()),
-                    "partner": pa.array([], pa.string()),
-                    "area": pa.array([], pa.string()),
-                    "programme": pa.array([], pa.string()),
-                    "num": pa.array([], pa.float64()),
-                    "den": pa.array([], pa.float64()),
-                }
-            )
-        )
-        return Units(empty, Denominator.ROWS)
+        return Units(ibis.memtable(_UNITS_SCHEMA.empty_table()), Denominator.ROWS)
     f = ctx.finance
     f = f.filter(_in_window(f.month, ctx))
     return Units(
@@ -501,9 +583,7 @@ def compute_indicators(lake: Lake, indicators: Sequence[Indicator], ctx: Context
     """Every available indicator for every month of ``ctx``: for the system and each of the
     indicator's dimensions (one row per indicator, level, group and month)."""
     populations = _populations(lake)
-    days_in = {
-        m: ((m.replace(day=28) + timedelta(days=4)).replace(day=1) - m).days for m in ctx.months
-    }
+    days_in = {m: _days_in(m) for m in ctx.months}
     rows: list[dict[str, Any]] = []
     for indicator in indicators:
         if indicator.measure is None:

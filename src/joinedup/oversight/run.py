@@ -1,10 +1,10 @@
 """Refreshing oversight: every indicator, every month, for the system, partners and areas.
 
 ``joinedup oversight refresh`` (and the demo) call :func:`refresh_oversight`. It reads the
-lake, the directory (beds; the ICS's residents) and the finance ledger the ICB imported
-(:func:`import_finance`), computes the catalogue's indicators and writes them, one row per
-indicator, level, group and month, to ``var/oversight/indicators.parquet``: what the
-dashboard, the board report and ``joinedup oversight spc`` read.
+lake, the directory (beds and virtual beds; the ICS's residents) and the finance ledger the
+ICB imported (:func:`import_finance`), computes the catalogue's indicators and writes them,
+one row per indicator, level, group and month, to ``var/oversight/indicators.parquet``: what
+the dashboard, the board report and ``joinedup oversight spc`` read.
 """
 
 from __future__ import annotations
@@ -113,6 +113,17 @@ def acute_beds(directory: Directory | None, lake: Lake) -> dict[str, int]:
     }
 
 
+def virtual_beds(directory: Directory | None) -> dict[str, int]:
+    """Virtual beds by provider: the capacity of its ``virtual_ward`` services in the
+    directory. Not scaled to a smaller synthetic ICS, as general and acute beds are: the
+    wards admit up to these beds whatever the population."""
+    beds: dict[str, int] = {}
+    for service in directory.services if directory else ():
+        if service.type == "virtual_ward" and service.capacity:
+            beds[service.provider] = beds.get(service.provider, 0) + int(service.capacity.amount)
+    return beds
+
+
 @dataclass(frozen=True)
 class OversightRun:
     """What a refresh did."""
@@ -150,7 +161,11 @@ def refresh_oversight(
     finance_path = out_dir / FINANCE_FILE
     finance = ibis.memtable(pq.read_table(finance_path)) if finance_path.is_file() else None
     ctx = Context(
-        months=months_ending(as_of, months), beds=acute_beds(directory, lake), finance=finance
+        months=months_ending(as_of, months),
+        beds=acute_beds(directory, lake),
+        finance=finance,
+        virtual_beds=virtual_beds(directory),
+        as_of=as_of,
     )
     table = compute_indicators(lake, indicators, ctx)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -220,6 +220,20 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
             ("end", _DATE),
         ]
     ),
+    "virtual_ward_stay": pa.schema(
+        [
+            ("person_id", _TEXT),
+            ("partner", _TEXT),
+            ("feed", _TEXT),
+            ("provider", _TEXT),  # ODS code of the ward's provider (managingOrganization)
+            ("ward", _TEXT),  # the directory's service id
+            ("pathway", _TEXT),  # frailty, acute respiratory infection...
+            ("kind", _TEXT),  # step-up | step-down
+            ("start", _TIME),  # admitted to the ward
+            ("end", _TIME),  # discharged; none while the stay is open
+            ("outcome", _TEXT),  # recovered-at-home | admitted | died | other (once discharged)
+        ]
+    ),
     "death": pa.schema([("person_id", _TEXT), ("month", _DATE), ("age", _INT)]),
 }
 
@@ -239,6 +253,7 @@ SOURCES: Final = {
     "diagnostic_wait": ("ServiceRequest",),
     "referral": ("ServiceRequest",),
     "social_care": ("Encounter", "EpisodeOfCare"),
+    "virtual_ward_stay": ("EpisodeOfCare",),
     "death": ("Patient",),
 }
 
@@ -771,7 +786,7 @@ def _identified_as(c: dict[str, Any], system: str) -> bool:
 
 
 def _rtt_pathway(c: dict[str, Any], feed: str) -> Row | None:
-    if not _identified_as(c, RTT_PATHWAY_SYSTEM):
+    if not _identified_as(c, RTT_PATHWAY_SYSTEM) or _virtual_ward(c):
         return None
     period = c.get("period") or {}
     types = c.get("type") or [None]
@@ -783,7 +798,7 @@ def _rtt_pathway(c: dict[str, Any], feed: str) -> Row | None:
 
 
 def _cancer_pathway(c: dict[str, Any], feed: str) -> Row | None:
-    if not _identified_as(c, CANCER_PATHWAY_SYSTEM):
+    if not _identified_as(c, CANCER_PATHWAY_SYSTEM) or _virtual_ward(c):
         return None
     period = c.get("period") or {}
     kind = ((c.get("type") or [{}])[0] or {}).get("text") or ""
@@ -854,7 +869,7 @@ def _response(c: dict[str, Any]) -> Row:
 
 
 def _social_care(c: dict[str, Any], feed: str) -> Row | None:
-    if not feed.startswith("social-care"):
+    if not feed.startswith("social-care") or _virtual_ward(c):
         return None
     types = c.get("type") or [None]
     kind = "package" if c["resourceType"] == "EpisodeOfCare" else "assessment"
@@ -864,6 +879,55 @@ def _social_care(c: dict[str, Any], feed: str) -> Row | None:
         "type": _coding(types[0] if isinstance(types, list) else types)[2],
         "start": _day(period.get("start")),
         "end": _day(period.get("end")),
+    }
+
+
+#: The care setting a virtual-ward stay's EpisodeOfCare is coded with, and the extension
+#: carrying its ward, pathway, kind and outcome (as joinedup.virtual_wards.store writes them).
+CARE_SETTING_SYSTEM: Final = "https://joinedup.nhs.uk/CodeSystem/care-setting"
+STAY_EXTENSION: Final = "https://joinedup.nhs.uk/StructureDefinition/virtual-ward-stay"
+
+
+def _virtual_ward(c: dict[str, Any]) -> bool:
+    """Whether the resource is a virtual-ward stay: an EpisodeOfCare of that care setting
+    (it goes to ``virtual_ward_stay`` and to no other EpisodeOfCare table)."""
+    return c.get("resourceType") == "EpisodeOfCare" and any(
+        isinstance(coding, dict)
+        and coding.get("system") == CARE_SETTING_SYSTEM
+        and coding.get("code") == "virtual-ward"
+        for concept in c.get("type") or []
+        if isinstance(concept, dict)
+        for coding in concept.get("coding") or []
+    )
+
+
+def _virtual_ward_stay(c: dict[str, Any], feed: str) -> Row | None:
+    if not _virtual_ward(c):
+        return None
+    found = next(
+        (
+            e
+            for e in c.get("extension") or []
+            if isinstance(e, dict) and e.get("url") == STAY_EXTENSION
+        ),
+        None,
+    )
+    parts = {
+        e.get("url"): e.get("valueCode")
+        for e in (found or {}).get("extension") or []
+        if isinstance(e, dict)
+    }
+    period = c.get("period") or {}
+    organisation = (c.get("managingOrganization") or {}).get("identifier") or {}
+    return {
+        "feed": feed,
+        "provider": organisation.get("value"),
+        "ward": parts.get("ward"),
+        "pathway": parts.get("pathway"),
+        "kind": parts.get("kind"),
+        "start": _instant(period.get("start")),
+        "end": _instant(period.get("end")),
+        "outcome": parts.get("outcome"),
     }
 
 
@@ -880,6 +944,7 @@ _ROW_MAKERS: Final[dict[str, Callable[[dict[str, Any], str], Row | list[Row] | N
     "diagnostic_wait": _diagnostic_wait,
     "referral": _referral,
     "social_care": _social_care,
+    "virtual_ward_stay": _virtual_ward_stay,
 }
 
 

@@ -166,6 +166,7 @@ class Lake:
     cancer_pathway: Table
     referral: Table
     social_care: Table
+    virtual_ward_stay: Table
     death: Table
     backend: Any
     #: Measures already computed on the engine, by name and arguments; None: not kept.
