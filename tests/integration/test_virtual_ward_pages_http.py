@@ -244,3 +244,56 @@ def test_only_the_wards_team_sees_its_board(app: tuple[TestClient, Settings, Any
             subject
         )
     assert client.get("/readings/not-a-real-token").status_code == 404
+
+
+def test_a_referral_to_the_ward_becomes_an_admission(app: tuple[TestClient, Settings, Any]) -> None:
+    client, settings, sessions = app
+    gp = _as(client, settings, "demo-gp")
+    sent = gp.post(
+        "/referrals/new",
+        data={
+            "nhs_number": ANN_NHS,
+            "birth_date": "1948-03-27",
+            "need": "frailty",
+            "urgency": "same_day",
+            "summary": "More frail and confused this week; daughter can read an oximeter.",
+        },
+    )
+    referral_id = sent.headers["location"].rsplit("/", 1)[1]
+    coordinator = _as(client, settings, "demo-care-coordinator")
+    version = re.search(
+        r'name="version" value="(\d+)"', coordinator.get(f"/referrals/{referral_id}").text
+    )
+    assert version
+    routed = coordinator.post(
+        f"/referrals/{referral_id}/act",
+        data={
+            "action": "redirect",
+            "version": version.group(1),
+            "service": WARD,
+            "reason": "Step-up to the frailty virtual ward",
+        },
+    )
+    assert routed.status_code == 303
+    nurse = _as(client, settings, "demo-community-nurse")
+    page = nurse.get(f"/referrals/{referral_id}").text
+    assert f'href="/virtual-wards/{WARD}/admit?referral={referral_id}"' in page
+    form = nurse.get(f"/virtual-wards/{WARD}/admit", params={"referral": referral_id}).text
+    assert "More frail and confused this week" in form and 'name="nhs_number"' not in form
+    admitted = nurse.post(
+        f"/virtual-wards/{WARD}/admit",
+        data={
+            "referral_id": referral_id,
+            "kind": "step-up",
+            "care_plan": "Frailty with delirium; step-up.",
+        },
+    )
+    assert admitted.status_code == 200 and "personal link" in admitted.text
+    with sessions() as s:
+        row = s.execute(select(tables.admission)).one()
+    assert row.referral_id == referral_id and row.kind == "step-up"
+    # A referral that is not to this ward can't be used to admit.
+    assert (
+        nurse.get(f"/virtual-wards/{WARD}/admit", params={"referral": "ref-nothing"}).status_code
+        == 404
+    )

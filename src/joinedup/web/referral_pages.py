@@ -20,6 +20,7 @@ from joinedup.access.deps import CurrentUser
 from joinedup.access.model import AccessDenied, User
 from joinedup.api.deps import SessionDep
 from joinedup.api.referrals import COORDINATE, STATUS, TEAM, ReferralAccess
+from joinedup.api.virtual_wards import WardAccess
 from joinedup.directory.profiles import DISPOSITIONS, NEEDS, REFERRER_FOR_ROLE
 from joinedup.feeds.model import Issue, IssueCode, PersonDetails
 from joinedup.records.person import join
@@ -404,6 +405,8 @@ def referral_page(
             needs_reason={a: TRANSITIONS[a][2] for a in ACTION_LABELS},
             services=services,
             Action=Action,
+            may_admit=referral.open
+            and referral.owner in WardAccess.for_request(request, session, user).my_wards(),
         ),
     )
 

@@ -29,6 +29,8 @@ from joinedup.feeds.model import IssueCode
 from joinedup.feeds.uk_core import NHS_NUMBER_SYSTEM
 from joinedup.records.person import age_on
 from joinedup.records.query import Source, find_people, sources_of
+from joinedup.referrals.model import Referral
+from joinedup.referrals.store import read_referral
 from joinedup.virtual_wards.config import LEVEL_NAMES, Ward
 from joinedup.virtual_wards.news2 import PARAMETERS
 from joinedup.virtual_wards.store import (
@@ -288,15 +290,32 @@ def ward_board(request: Request, ward_id: str, session: SessionDep, user: Curren
 
 
 @router.get("/virtual-wards/{ward_id}/admit", response_class=HTMLResponse)
-def admit_form(request: Request, ward_id: str, session: SessionDep, user: CurrentUser) -> Response:
+def admit_form(
+    request: Request, ward_id: str, session: SessionDep, user: CurrentUser, referral: str = ""
+) -> Response:
+    """The admission form; from a referral to the ward (``?referral=``), for its person."""
     access = WardAccess.for_request(request, session, user)
     access.require(ward_id, f"virtual ward admit {ward_id}")
     ward = access.wards.ward(ward_id)
+    form: dict[str, str] = {}
+    if referral:
+        referred = _referral_to(session, referral, ward_id)
+        form = {"referral_id": referred.id, "kind": "step-up", "care_plan": referred.summary}
     return templates.TemplateResponse(
         request,
         "ward_admit.html",
-        _context(access, ward=ward, form={}, errors={}, page_title=f"Admit to {ward.name}"),
+        _context(access, ward=ward, form=form, errors={}, page_title=f"Admit to {ward.name}"),
     )
+
+
+def _referral_to(session: Any, referral_id: str, ward_id: str) -> Referral:
+    """An open referral routed to this ward (404 otherwise)."""
+    found = read_referral(session, referral_id)
+    if found is None or found.owner != ward_id or not found.open:
+        raise WardError.one(
+            404, IssueCode.NOT_FOUND, "referral", "no open referral to this ward has this id"
+        )
+    return found
 
 
 @router.post("/virtual-wards/{ward_id}/admit")
@@ -312,8 +331,8 @@ def admit(
     spo2_scale: Annotated[str, Form()] = "1",
     referral_id: Annotated[str, Form()] = "",
 ) -> Response:
-    """Admit a person found by NHS number and date of birth; the stay's page, with the
-    personal reading link shown this once."""
+    """Admit a person found by NHS number and date of birth, or the person of a referral to
+    the ward; the stay's page, with the personal reading link shown this once."""
     access = WardAccess.for_request(request, session, user)
     access.require(ward_id, f"virtual ward admit {ward_id}")
     ward = access.wards.ward(ward_id)
@@ -323,6 +342,7 @@ def admit(
         "kind": kind,
         "care_plan": care_plan,
         "spo2_scale": spo2_scale,
+        "referral_id": referral_id,
     }
     errors: dict[str, str] = {}
     digits = re.sub(r"[\s-]", "", nhs_number)
@@ -333,7 +353,10 @@ def admit(
     if not (digits.isdigit() and len(digits) == 10):
         errors["nhs_number"] = "Enter a 10-digit NHS number"
     person_key = None
-    if not errors:
+    if referral_id:  # from a referral to the ward: its person, already identified
+        errors = {}
+        person_key = _referral_to(session, referral_id, ward_id).person_key
+    elif not errors:
         found = find_people(
             session,
             {"identifier": [f"{NHS_NUMBER_SYSTEM}|{digits}"], "birthdate": [born.isoformat()]},
