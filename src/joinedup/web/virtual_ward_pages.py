@@ -132,14 +132,15 @@ def _people(session: Any, keys: list[str], today: date) -> dict[str, Person]:
     for key, held in sources_of(session, keys).items():
         newest = sorted(held, key=lambda s: s.updated_at, reverse=True)
         found[key] = Person(
-            _first(newest, "given", "family") or "Name not known",
+            _name(newest) or "Name not known",
             format_nhs_number(next((s.nhs_number for s in newest if s.nhs_number), None)),
             age_on(next((s.birth_date.isoformat() for s in newest if s.birth_date), None), today),
         )
     return found
 
 
-def _first(held: list[Source], *names: str) -> str:
+def _name(held: list[Source]) -> str:
+    """The newest source's name that has a family name, as the banner writes it."""
     for s in held:
         if s.family:
             return f"{s.given or ''} {s.family.upper()}".strip()
