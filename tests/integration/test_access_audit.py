@@ -78,6 +78,17 @@ def test_an_intact_chain_verifies(sessions: sessionmaker[Session]) -> None:
     assert newest[0].hash == result.head_hash
 
 
+def test_entries_appended_together_continue_one_chain(sessions: sessionmaker[Session]) -> None:
+    """A list shown at once (a ward board) writes its entries in one append."""
+    _append(sessions, 2)
+    with sessions.begin() as session:
+        assert audit.record_many(session, [_entry(i) for i in range(3, 8)]) == [3, 4, 5, 6, 7]
+        assert audit.record_many(session, []) == []
+        assert audit.record(session, _entry(8)) == 8
+    result = _verify(sessions)
+    assert (result.ok, result.entries) == (True, 8)
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -182,29 +182,42 @@ def record(session: Session, entry: AuditEntry) -> int:
     The chain head is updated first, which locks it until the transaction ends, so
     concurrent appends are serialised and the chain never forks.
     """
-    if entry.at.tzinfo is None:
-        raise ValueError("audit entries need an aware (UTC) time")
-    if entry.outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {entry.outcome!r}")
+    return record_many(session, [entry])[0]
+
+
+def record_many(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
+    """Append ``entries`` in order in the caller's transaction (one lock of the chain head,
+    one insert); their numbers."""
+    for entry in entries:
+        if entry.at.tzinfo is None:
+            raise ValueError("audit entries need an aware (UTC) time")
+        if entry.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {entry.outcome!r}")
+    if not entries:
+        return []
     bumped = session.execute(
         update(audit_chain_head)
         .where(audit_chain_head.c.id == 1)
-        .values(seq=audit_chain_head.c.seq + 1)
+        .values(seq=audit_chain_head.c.seq + len(entries))
     )
     if bumped.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(insert(audit_chain_head).values(id=1, seq=1, hash=GENESIS))
-    seq, prev_hash = session.execute(
+        session.execute(insert(audit_chain_head).values(id=1, seq=len(entries), hash=GENESIS))
+    last, prev_hash = session.execute(
         select(audit_chain_head.c.seq, audit_chain_head.c.hash).where(audit_chain_head.c.id == 1)
     ).one()
-    fields: dict[str, Any] = asdict(entry)
-    fields["at"] = as_utc(entry.at)
-    fields.update(seq=seq, prev_hash=prev_hash)
-    fields["hash"] = entry_hash(fields)
-    session.execute(insert(audit_event).values(**fields))
+    rows: list[dict[str, Any]] = []
+    first = int(last) - len(entries) + 1
+    for n, entry in enumerate(entries):
+        fields: dict[str, Any] = asdict(entry)
+        fields["at"] = as_utc(entry.at)
+        fields.update(seq=first + n, prev_hash=prev_hash)
+        fields["hash"] = prev_hash = entry_hash(fields)
+        rows.append(fields)
+    session.execute(insert(audit_event), rows)
     session.execute(
-        update(audit_chain_head).where(audit_chain_head.c.id == 1).values(hash=fields["hash"])
+        update(audit_chain_head).where(audit_chain_head.c.id == 1).values(hash=prev_hash)
     )
-    return int(seq)
+    return [r["seq"] for r in rows]
 
 
 def _stored(row: Mapping[Any, Any]) -> StoredEntry:

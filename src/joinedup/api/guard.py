@@ -196,9 +196,9 @@ class Guard:
         if not entries:
             return
         with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
-            for what, person_key in entries:
-                audit.record(
-                    session,
+            audit.record_many(
+                session,
+                [
                     audit.entry_for(
                         self.user,
                         action,
@@ -208,8 +208,10 @@ class Guard:
                         reason=reason[:300],
                         break_glass=False,
                         at=self.now,
-                    ),
-                )
+                    )
+                    for what, person_key in entries
+                ],
+            )
 
     def record(
         self,
