@@ -6,6 +6,7 @@ refused with nothing written, and readings missed against the schedule."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -318,3 +319,44 @@ def test_the_sweeper_re_escalates_what_is_overdue(
     with sessions() as s:
         (e,) = escalations(s, admission_id=admission.id)
     assert (e.level, e.re_escalations) == ("urgent-review", 1)
+
+
+def test_the_store_holds_its_rules_under_concurrency(
+    sessions: sessionmaker[Session], wards: VirtualWards, ann: str
+) -> None:
+    """Checks a reader could race are also the store's: one open stay per person (a unique
+    index), readings refused for a stay discharged since it was read, unknown people 404."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    with sessions.begin() as s:
+        admission, _ = wards.admit(
+            s, FRAILTY, ann, kind="step-up", care_plan="UTI and falls at home.", by="n", now=T0
+        )
+    row = {
+        c.name: getattr(get_admission_row(sessions, admission.id), c.name)
+        for c in tables.admission.columns
+    } | {"id": "vwa-second", "link_hash": None}
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        s.execute(insert(tables.admission), row)  # a second open stay, as a racing admit would
+    with sessions.begin() as s:
+        wards.discharge(s, admission.id, outcome="recovered-at-home", note="", by="n", now=T0)
+    with pytest.raises(WardError) as discharged, sessions.begin() as s:
+        wards.take_readings(s, admission, full_set(T0, "late"), source="device", by="d", now=T0)
+    assert discharged.value.status == 409  # the object said open; the store says not
+    with pytest.raises(WardError) as nobody, sessions.begin() as s:
+        wards.admit(
+            s, FRAILTY, "p-nobody", kind="step-up", care_plan="Not a person.", by="n", now=T0
+        )
+    assert nobody.value.status == 404
+    with sessions.begin() as s:  # discharged: admitted again is fine
+        wards.admit(
+            s, FRAILTY, ann, kind="step-down", care_plan="Back again, home early.", by="n", now=T0
+        )
+
+
+def get_admission_row(sessions: sessionmaker[Session], admission_id: str) -> Any:
+    with sessions() as s:
+        return s.execute(
+            select(tables.admission).where(tables.admission.c.id == admission_id)
+        ).one()

@@ -30,11 +30,13 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.access.audit import as_utc
 from joinedup.feeds.model import Issue, IssueCode, PersonDetails
 from joinedup.identity.index import attach_source_record, source_record_id
+from joinedup.records.query import person_exists
 from joinedup.records.store import prepare_resources, store_resources
 from joinedup.virtual_wards import tables
 from joinedup.virtual_wards.config import LEVELS, Ward, Wards
@@ -224,6 +226,8 @@ class VirtualWards:
             issues.append(Issue(IssueCode.VALUE, "spo2_scale", "SpO2 scale 1 or 2"))
         if issues:
             raise WardError(422, issues)
+        if not person_exists(session, person_key):
+            raise WardError.one(404, IssueCode.NOT_FOUND, "person", "no such person in the index")
         if open_admission(session, person_key) is not None:
             raise WardError.one(
                 409, IssueCode.DUPLICATE, "person", "the person is already on a virtual ward"
@@ -254,7 +258,12 @@ class VirtualWards:
             "outcome": None,
             "outcome_note": None,
         }
-        session.execute(insert(_a), row)
+        try:
+            session.execute(insert(_a), row)
+        except IntegrityError:  # admitted elsewhere at the same moment (one open stay each)
+            raise WardError.one(
+                409, IssueCode.DUPLICATE, "person", "the person is already on a virtual ward"
+            ) from None
         admission = _admission(row)
         self._keep_in_record(session, admission, attach=True)
         return admission, token
@@ -404,8 +413,12 @@ class VirtualWards:
         now: datetime,
     ) -> Taken:
         """Store new readings, score the set they complete, and escalate if it calls for it.
-        Raises :class:`WardError` 422 (nothing stored) for an implausible reading."""
-        if not admission.open:
+        Raises :class:`WardError` 422 (nothing stored) for an implausible reading, and 409
+        for a stay discharged (by now, in the store, whatever ``admission`` says)."""
+        still_open = session.execute(
+            select(_a.c.id).where(_a.c.id == admission.id, _a.c.discharged_at.is_(None))
+        ).scalar()
+        if still_open is None:
             raise WardError.one(409, IssueCode.CONFLICT, "admission", "already discharged")
         problems = reading_problems(readings, now)
         if problems:
@@ -546,28 +559,36 @@ class VirtualWards:
             )
             return get_escalation(session, active.id)
         escalation_id = "vwe-" + uuid.uuid4().hex[:16]
-        session.execute(
-            insert(_x),
-            {
-                "id": escalation_id,
-                "version": 1,
-                "admission_id": admission.id,
-                "ward_id": admission.ward_id,
-                "level": level,
-                "reasons": reasons,
-                "response": response,
-                "raised_at": now,
-                "observed_at": observed_at,
-                "due_at": due,
-                "status": "open",
-                "re_escalations": 0,
-                "acknowledged_at": None,
-                "acknowledged_by": None,
-                "closed_at": None,
-                "closed_by": None,
-                "action": None,
-            },
-        )
+        try:
+            session.execute(
+                insert(_x),
+                {
+                    "id": escalation_id,
+                    "version": 1,
+                    "admission_id": admission.id,
+                    "ward_id": admission.ward_id,
+                    "level": level,
+                    "reasons": reasons,
+                    "response": response,
+                    "raised_at": now,
+                    "observed_at": observed_at,
+                    "due_at": due,
+                    "status": "open",
+                    "re_escalations": 0,
+                    "acknowledged_at": None,
+                    "acknowledged_by": None,
+                    "closed_at": None,
+                    "closed_by": None,
+                    "action": None,
+                },
+            )
+        except IntegrityError:  # another set escalated this stay at the same moment
+            raise WardError.one(
+                409,
+                IssueCode.CONFLICT,
+                "escalation",
+                "the stay was escalated meanwhile: send again",
+            ) from None
         _event(session, escalation_id, now, "raised", "readings", "; ".join(reasons))
         return get_escalation(session, escalation_id)
 
@@ -639,18 +660,25 @@ class VirtualWards:
         _event(session, current.id, now, "closed", by, action)
 
     def sweep(self, session: Session, now: datetime) -> list[Escalation]:
-        """Re-escalate every open escalation past its due time; those re-escalated."""
-        overdue = [e for e in escalations(session, status="open") if e.due_at < now]
-        for e in overdue:
-            session.execute(
+        """Re-escalate every open escalation past its due time; those re-escalated (not one
+        acknowledged or changed meanwhile: its version guards the update)."""
+        rows = session.execute(
+            select(_x).where(_x.c.status == "open", _x.c.due_at < now).order_by(_x.c.due_at)
+        ).mappings()
+        overdue = []
+        for e in [_escalation(r) for r in rows]:
+            changed = session.execute(
                 update(_x)
-                .where(_x.c.id == e.id, _x.c.version == e.version)
+                .where(_x.c.id == e.id, _x.c.version == e.version, _x.c.status == "open")
                 .values(
                     version=e.version + 1,
                     re_escalations=e.re_escalations + 1,
                     due_at=now + self.config.response_times[e.level],
                 )
             )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            overdue.append(e)
             _event(
                 session,
                 e.id,

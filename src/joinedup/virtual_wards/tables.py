@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy import Table as _Table
 
@@ -36,6 +37,14 @@ admission = _Table(
     Column("discharged_by", String(200), nullable=True),
     Column("outcome", String(30), nullable=True),  # recovered-at-home | admitted | died | other
     Column("outcome_note", Text, nullable=True),
+    # One open stay per person, whoever admits at the same moment.
+    Index(
+        "uq_vw_admission_open_person",
+        "person_key",
+        unique=True,
+        sqlite_where=text("discharged_at IS NULL"),
+        postgresql_where=text("discharged_at IS NULL"),
+    ),
 )
 
 #: Every reading, as it came (device, patient or staff), once: ``dedup_key`` makes a
@@ -94,6 +103,14 @@ escalation = _Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("closed_by", String(200), nullable=True),
     Column("action", Text, nullable=True),  # what was done
+    # One active escalation per stay, whatever readings arrive at the same moment.
+    Index(
+        "uq_vw_escalation_active",
+        "admission_id",
+        unique=True,
+        sqlite_where=text("status != 'closed'"),
+        postgresql_where=text("status != 'closed'"),
+    ),
 )
 
 #: Everything that happened to an escalation, in order.

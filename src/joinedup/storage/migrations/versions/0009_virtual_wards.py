@@ -42,6 +42,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_vw_admission_ward_id"), "vw_admission", ["ward_id"])
     op.create_index(op.f("ix_vw_admission_person_key"), "vw_admission", ["person_key"])
+    op.create_index(
+        "uq_vw_admission_open_person",
+        "vw_admission",
+        ["person_key"],
+        unique=True,
+        sqlite_where=sa.text("discharged_at IS NULL"),
+        postgresql_where=sa.text("discharged_at IS NULL"),
+    )
     op.create_table(
         "vw_observation",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -112,6 +120,14 @@ def upgrade() -> None:
     op.create_index(op.f("ix_vw_escalation_admission_id"), "vw_escalation", ["admission_id"])
     op.create_index(op.f("ix_vw_escalation_ward_id"), "vw_escalation", ["ward_id"])
     op.create_index(op.f("ix_vw_escalation_status"), "vw_escalation", ["status"])
+    op.create_index(
+        "uq_vw_escalation_active",
+        "vw_escalation",
+        ["admission_id"],
+        unique=True,
+        sqlite_where=sa.text("status != 'closed'"),
+        postgresql_where=sa.text("status != 'closed'"),
+    )
     op.create_table(
         "vw_escalation_event",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
