@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import func, select
 
 from joinedup.directory import load_directory
 from joinedup.directory.store import (
@@ -41,6 +42,10 @@ from joinedup.referrals.synthetic import generate_flow
 from joinedup.settings import Settings
 from joinedup.storage import make_engine, migrate, session_factory
 from joinedup.synthetic import generate_ics
+from joinedup.virtual_wards import tables as ward_tables
+from joinedup.virtual_wards.config import load_wards
+from joinedup.virtual_wards.store import VirtualWards
+from joinedup.virtual_wards.synthetic import generate_wards_flow
 
 #: A modest population, so the demo is ready in a few minutes on a laptop.
 DEMO_PEOPLE = 10_000
@@ -49,6 +54,8 @@ DEMO_YEARS = 3
 #: The synthetic referral flow: days up to now, and referrals a day (about).
 REFERRAL_DAYS = 56
 REFERRALS_PER_DAY = 12
+#: The synthetic virtual-ward flow: days of stays, readings and escalations up to now.
+WARD_DAYS = 28
 
 POPULATION_FILE = Path("published") / "gp-registered-patients.csv"
 
@@ -166,6 +173,36 @@ def prepare_demo(
             ).to_dict()
             linked(1)
             marker.write_bytes(orjson.dumps(wanted))
+        # The single point of access: eight weeks of referrals up to now, worked through;
+        # and the virtual wards. Before the lake, so oversight counts them on the first run.
+        with sessions() as session:
+            no_referrals = count_referrals(session) == 0
+            directory_now = read_directory(session)
+        if no_referrals and directory_now is not None:
+            weeks = stage("Referrals into the single point of access (days)", REFERRAL_DAYS)
+            generate_flow(
+                sessions,
+                Centre(directory_now, load_rules(settings.routing_rules)),
+                days=REFERRAL_DAYS,
+                per_day=REFERRALS_PER_DAY,
+                until=datetime.now(UTC),
+                seed=seed,
+                progress=weeks,
+            )
+        # Virtual wards: four weeks of stays up to now, readings, escalations and all.
+        with sessions() as session:
+            stays = session.execute(select(func.count()).select_from(ward_tables.admission))
+            no_admissions = stays.scalar_one() == 0
+        if no_admissions and directory_now is not None:
+            ward_days = stage("Virtual wards: stays, readings and escalations (days)", WARD_DAYS)
+            generate_wards_flow(
+                sessions,
+                VirtualWards(load_wards(settings.virtual_wards_file, directory_now)),
+                days=WARD_DAYS,
+                until=datetime.now(UTC),
+                seed=seed,
+                progress=ward_days,
+            )
         # The analysts' lake: rewritten only where the record changed since the last run.
         refreshed = stage("Refreshing the analytical lake (tables)", len(SCHEMAS))
         with sessions() as session:
@@ -201,21 +238,6 @@ def prepare_demo(
                 catalogue=settings.indicator_catalogue,
             )
             refreshed_oversight(1)
-        # The single point of access: eight weeks of referrals up to now, worked through.
-        with sessions() as session:
-            no_referrals = count_referrals(session) == 0
-            directory_now = read_directory(session)
-        if no_referrals and directory_now is not None:
-            weeks = stage("Referrals into the single point of access (days)", REFERRAL_DAYS)
-            generate_flow(
-                sessions,
-                Centre(directory_now, load_rules(settings.routing_rules)),
-                days=REFERRAL_DAYS,
-                per_day=REFERRALS_PER_DAY,
-                until=datetime.now(UTC),
-                seed=seed,
-                progress=weeks,
-            )
     finally:
         engine.dispose()
     return DemoSummary(
