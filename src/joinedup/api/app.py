@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -116,6 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             background.append(notify.Dispatcher(app.state.sessions))
         for work in background:
             work.start()
+        # What start-up loaded (pandas, Ibis, pyarrow: a few hundred thousand objects) stays:
+        # move it out of the collector's way, or a full collection every few requests costs
+        # a page (the ward board) a couple of hundred milliseconds.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -786,9 +786,18 @@ def open_admission(session: Session, person_key: str) -> Admission | None:
     return _admission(row) if row is not None else None
 
 
-def admissions(session: Session, ward_id: str, *, open_only: bool = True) -> list[Admission]:
+def admissions(
+    session: Session,
+    ward_id: str,
+    *,
+    open_only: bool = True,
+    discharged_since: datetime | None = None,
+) -> list[Admission]:
+    """A ward's open stays (or, with ``discharged_since``, those discharged since then)."""
     query = select(_a).where(_a.c.ward_id == ward_id)
-    if open_only:
+    if discharged_since is not None:
+        query = query.where(_a.c.discharged_at >= discharged_since)
+    elif open_only:
         query = query.where(_a.c.discharged_at.is_(None))
     return [_admission(r) for r in session.execute(query.order_by(_a.c.admitted_at)).mappings()]
 
@@ -818,16 +827,30 @@ def observations(session: Session, admission_id: str, limit: int = 500) -> list[
 
 
 def scores(
-    session: Session, admission_ids: Sequence[str], since: datetime | None = None
+    session: Session,
+    admission_ids: Sequence[str],
+    since: datetime | None = None,
+    *,
+    with_parameters: bool = True,
 ) -> dict[str, list[Score]]:
-    """Each admission's scores, oldest first."""
-    query = select(_s).where(_s.c.admission_id.in_(admission_ids))
+    """Each admission's scores, oldest first; without their parameter scores (empty) when
+    only the totals are wanted (a board's trends)."""
+    columns = [_s.c.admission_id, _s.c.effective_at, _s.c.total, _s.c.band, _s.c.missing]
+    if with_parameters:
+        columns.append(_s.c.parameters)
+    query = select(*columns).where(_s.c.admission_id.in_(admission_ids))
     if since is not None:
         query = query.where(_s.c.effective_at >= since)
     found: dict[str, list[Score]] = {a: [] for a in admission_ids}
     for r in session.execute(query.order_by(_s.c.effective_at, _s.c.id)).mappings():
         found[r["admission_id"]].append(
-            Score(as_utc(r["effective_at"]), r["total"], r["band"], r["parameters"], r["missing"])
+            Score(
+                as_utc(r["effective_at"]),
+                r["total"],
+                r["band"],
+                r["parameters"] if with_parameters else [],
+                r["missing"],
+            )
         )
     return found
 
@@ -849,9 +872,12 @@ def escalations(
     ward_id: str | None = None,
     status: str | None = None,
     active: bool = False,
+    raised_since: datetime | None = None,
 ) -> list[Escalation]:
     """Escalations matching every filter given (``active``: open or acknowledged), oldest first."""
     query = select(_x)
+    if raised_since is not None:
+        query = query.where(_x.c.raised_at >= raised_since)
     if admission_id is not None:
         query = query.where(_x.c.admission_id == admission_id)
     if ward_id is not None:

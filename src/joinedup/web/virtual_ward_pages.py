@@ -195,7 +195,7 @@ def board(session: Any, access: WardAccess, ward: Ward, now: datetime) -> dict[s
     current = admissions(session, ward.id)
     keys = [a.id for a in current]
     people = _people(session, [a.person_key for a in current], now.date())
-    recent = scores(session, keys, since=now - timedelta(days=TREND_DAYS))
+    recent = scores(session, keys, since=now - timedelta(days=TREND_DAYS), with_parameters=False)
     last = last_readings(session, keys)
     open_escalations = {
         e.admission_id: e for e in escalations(session, ward_id=ward.id, active=True)
@@ -237,15 +237,13 @@ def board(session: Any, access: WardAccess, ward: Ward, now: datetime) -> dict[s
         "success",
         "your virtual ward",
     )
-    discharged = [a for a in admissions(session, ward.id, open_only=False) if not a.open]
-    recent_discharges = [
-        a for a in discharged if a.discharged_at and a.discharged_at >= now - timedelta(days=28)
-    ]
+    month = now - timedelta(days=28)
+    recent_discharges = admissions(session, ward.id, discharged_since=month)
     stays = [a.length_of_stay(now).total_seconds() / 86400 for a in recent_discharges]
     closed = [
         e
-        for e in escalations(session, ward_id=ward.id)
-        if e.acknowledged_at is not None and e.raised_at >= now - timedelta(days=28)
+        for e in escalations(session, ward_id=ward.id, raised_since=month)
+        if e.acknowledged_at is not None
     ]
     response_minutes = sorted(
         (e.acknowledged_at - e.raised_at).total_seconds() / 60 for e in closed if e.acknowledged_at
