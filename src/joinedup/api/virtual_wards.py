@@ -90,8 +90,10 @@ class WardAccess:
 
 @router.post("/Observation", summary="Send vital-signs Observations for people on virtual wards")
 async def post_observations(request: Request, user: CurrentUser) -> FhirResponse:
-    """Readings from a device, an app or a ward's own system: checked, stored once, scored."""
-    received = time.perf_counter()
+    """Readings from a device, an app or a ward's own system: checked, stored once, scored.
+    ``X-Receipt-To-Escalation-Ms``: from the request's arrival at the server (the outermost
+    middleware) to the readings stored, scored and any escalation raised."""
+    received = getattr(request.state, "received", None) or time.perf_counter()
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
