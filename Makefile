@@ -65,6 +65,8 @@ bench: install-test
 	PYTHONPATH=. $(BIN)/python benchmarks/linkage_scale.py
 	PYTHONPATH=. $(BIN)/python benchmarks/referral_routing.py
 	PYTHONPATH=. $(BIN)/python benchmarks/referral_intake.py
+	PYTHONPATH=. $(BIN)/python benchmarks/virtual_ward_intake.py
+	PYTHONPATH=. $(BIN)/python benchmarks/ward_board.py
 	@echo 'benchmarks/population_run.py and benchmarks/oversight_run.py need a prepared var folder:'
 	@echo 'see their docstrings (--var DIR; population_run.py also --spark)'
 
