@@ -96,6 +96,23 @@ def test_a_frail_patient_deteriorates_and_the_team_is_escalated_to(
         )
     assert worse.score is not None and (worse.score.total, worse.score.band) == (5, "medium")
     first = worse.escalation
+    with sessions() as s:  # each score is an Observation in Ann's record, with its parameters
+        news = [
+            r.content
+            for r in person_resources(s, ann, ["Observation"])
+            if r.content["code"]["coding"][0]["code"] == "1104051000000101"
+        ]
+    assert sorted(o["valueInteger"] for o in news) == [0, 5]
+    latest = max(news, key=lambda o: o["effectiveDateTime"])
+    assert {c["code"]["coding"][0]["code"]: c["valueInteger"] for c in latest["component"]} == {
+        "respiratory_rate": 2,
+        "spo2": 0,
+        "air_or_oxygen": 0,
+        "systolic": 0,
+        "pulse": 2,
+        "consciousness": 0,
+        "temperature": 1,
+    }
     assert first is not None and first.level == "urgent-response" and first.status == "open"
     assert first.due_at == t1 + timedelta(minutes=30)
     assert "NEWS2 5 (medium)" in first.reasons[0]
@@ -206,6 +223,13 @@ def test_an_incomplete_set_has_no_total_but_a_ward_threshold_still_escalates(
             now=T0,
         )
     assert taken.score is not None and taken.score.total is None
+    with sessions() as s:  # in the record without a total, saying what is missing
+        (news,) = [
+            r.content
+            for r in person_resources(s, ann, ["Observation"])
+            if r.content["code"]["coding"][0]["code"] == "1104051000000101"
+        ]
+    assert "valueInteger" not in news and news["dataAbsentReason"]["coding"][0]["code"] == "unknown"
     assert set(taken.score.missing) == {
         "respiratory_rate",
         "air_or_oxygen",

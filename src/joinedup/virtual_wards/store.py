@@ -42,6 +42,8 @@ from joinedup.virtual_wards import tables
 from joinedup.virtual_wards.config import LEVELS, Ward, Wards
 from joinedup.virtual_wards.news2 import (
     CONSCIOUSNESS_LEVELS,
+    NEWS2_TOTAL_CODE,
+    NEWS2_TOTAL_DISPLAY,
     PARAMETERS,
     RESPONSES,
     News2,
@@ -77,6 +79,10 @@ ADMISSION_SYSTEM: Final = "https://joinedup.nhs.uk/Id/virtual-ward-admission"
 CARE_SETTING_SYSTEM: Final = "https://joinedup.nhs.uk/CodeSystem/care-setting"
 SERVICE_SYSTEM: Final = "https://joinedup.nhs.uk/Id/directory-service"
 ODS_SYSTEM: Final = "https://fhir.nhs.uk/Id/ods-organization-code"
+SNOMED: Final = "http://snomed.info/sct"
+OBSERVATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/observation-category"
+DATA_ABSENT_REASON: Final = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+NEWS2_PARAMETER_SYSTEM: Final = "https://joinedup.nhs.uk/CodeSystem/news2-parameter"
 #: The extension carrying a stay's ward, kind and outcome (read by the analytical lake).
 STAY_EXTENSION: Final = "https://joinedup.nhs.uk/StructureDefinition/virtual-ward-stay"
 
@@ -343,6 +349,67 @@ class VirtualWards:
             "extension": [{"url": STAY_EXTENSION, "extension": parts}],
         }
 
+    def score_observation(self, admission: Admission, score: Score) -> dict[str, Any]:
+        """A NEWS2 score as a FHIR Observation (SNOMED CT 1104051000000101) with a component
+        per parameter scored; with a parameter missing, no total (``dataAbsentReason``) and
+        a note naming what is missing."""
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": f"{admission.id}-news2-{score.effective_at:%Y%m%dT%H%M%S}",
+            "status": "final",
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey"}]}],
+            "code": {
+                "coding": [
+                    {"system": SNOMED, "code": NEWS2_TOTAL_CODE, "display": NEWS2_TOTAL_DISPLAY}
+                ],
+                "text": "NEWS2 total score",
+            },
+            "subject": {"reference": f"Patient/{admission.person_key}"},
+            "effectiveDateTime": score.effective_at.isoformat(),
+            "component": [
+                {
+                    "code": {
+                        "coding": [{"system": NEWS2_PARAMETER_SYSTEM, "code": p["parameter"]}],
+                        "text": p["parameter"].replace("_", " "),
+                    },
+                    "valueInteger": p["score"],
+                }
+                for p in score.parameters
+            ],
+        }
+        if score.total is not None:
+            resource["valueInteger"] = score.total
+            resource["interpretation"] = [{"text": f"{score.band} (RCP NEWS2 Chart 2)"}]
+        else:
+            resource["dataAbsentReason"] = {
+                "coding": [{"system": DATA_ABSENT_REASON, "code": "unknown"}],
+                "text": "not scored: a parameter is missing",
+            }
+            resource["note"] = [{"text": "Missing: " + ", ".join(score.missing)}]
+        return resource
+
+    def _keep_in_record_score(
+        self, session: Session, admission: Admission, score: Score, now: datetime
+    ) -> None:
+        """The score in the person's record, under the ward provider's virtual-wards feed."""
+        provider = self.ward(admission.ward_id).service.provider
+        store_resources(
+            session,
+            prepare_resources(
+                [self.score_observation(admission, score)],
+                partner=provider,
+                feed=FEED,
+                patient_local_id=admission.person_key,
+            ),
+            partner=provider,
+            feed=FEED,
+            message_id=f"{admission.id}#news2#{score.effective_at.isoformat()}",
+            received_at=now,
+            source_record_id=source_record_id(
+                session, partner=provider, feed=FEED, local_id=admission.person_key
+            ),
+        )
+
     def _keep_in_record(self, session: Session, admission: Admission, *, attach: bool) -> None:
         """Write (or update) the stay's EpisodeOfCare under the provider's virtual-wards feed,
         linked to the person (a source record of the provider's, resolved, on admission)."""
@@ -472,6 +539,7 @@ class VirtualWards:
                 "computed_at": now,
             },
         )
+        self._keep_in_record_score(session, admission, score, now)
         escalation = self._escalate(session, admission, result, latest, at, now)
         return Taken(len(new), len(readings) - len(new), score, escalation)
 
