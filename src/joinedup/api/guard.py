@@ -189,10 +189,20 @@ class Guard:
         ]
 
     def record_many(
-        self, action: str, entries: Sequence[tuple[str, str | None]], outcome: str, reason: str
+        self,
+        action: str,
+        entries: Sequence[tuple[str, str | None]],
+        outcome: str,
+        reason: str,
+        *,
+        break_glass: bool = False,
     ) -> None:
-        """Write one audit entry per (what, person key), all in one transaction (a list of
-        people shown at once, such as a ward board)."""
+        """Write one audit entry per (what, person key), all in one transaction of its own
+        (a list of people shown at once, such as a ward board, is one append).
+
+        Within one process the app's threads take turns (a lock): the chain is appended one
+        entry at a time anyway, and SQLite would otherwise make waiting writers sleep.
+        """
         if not entries:
             return
         with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
@@ -206,7 +216,7 @@ class Guard:
                         person_key=person_key,
                         outcome=outcome,
                         reason=reason[:300],
-                        break_glass=False,
+                        break_glass=break_glass,
                         at=self.now,
                     )
                     for what, person_key in entries
@@ -223,25 +233,8 @@ class Guard:
         *,
         break_glass: bool = False,
     ) -> None:
-        """Write one audit entry in a transaction of its own.
-
-        Within one process the app's threads take turns (a lock): the chain is appended one
-        entry at a time anyway, and SQLite would otherwise make waiting writers sleep.
-        """
-        with self._audit_lock or contextlib.nullcontext(), self.sessions.begin() as session:
-            audit.record(
-                session,
-                audit.entry_for(
-                    self.user,
-                    action,
-                    what[:500],
-                    person_key=person_key,
-                    outcome=outcome,
-                    reason=reason[:300],
-                    break_glass=break_glass,
-                    at=self.now,
-                ),
-            )
+        """Write one audit entry in a transaction of its own."""
+        self.record_many(action, [(what, person_key)], outcome, reason, break_glass=break_glass)
 
 
 def people_visible(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 
 class IssueCode(StrEnum):
@@ -56,6 +56,21 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.diagnostics}"
+
+
+class IssueError(ValueError):
+    """A request a part cannot do; nothing has been written. ``status`` is the HTTP status to
+    answer with, ``issues`` say what and where (never quoting a patient's data)."""
+
+    def __init__(self, status: int, issues: list[Issue]) -> None:
+        self.status = status
+        self.issues = issues
+        super().__init__("; ".join(str(i) for i in issues))
+
+    @classmethod
+    def one(cls, status: int, code: IssueCode, location: str, diagnostics: str) -> Self:
+        """An error with one issue."""
+        return cls(status, [Issue(code, location, diagnostics)])
 
 
 def operation_outcome(issues: tuple[Issue, ...] | list[Issue]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from joinedup.feeds.model import Issue, IssueCode
+from joinedup.feeds.model import IssueError
 
 #: The owner of a referral not yet routed: the single point of access's coordination centre.
 CENTRE = "coordination-centre"
@@ -83,24 +83,13 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status, bool, str]] = {
 }
 
 
-class ReferralError(ValueError):
+class ReferralError(IssueError):
     """A referral or an action on one that cannot be taken; nothing has been written.
 
-    ``status`` is the HTTP status to answer with (400 bad request, 404 no such referral or
-    service, 409 a duplicate message or a change that does not fit the referral's state,
-    412 someone changed it since it was read, 422 the referral fails validation).
-    ``issues`` say what and where, and never quote a patient's data.
+    ``status``: 400 bad request, 404 no such referral or service, 409 a duplicate message or
+    a change that does not fit the referral's state, 412 someone changed it since it was
+    read, 422 the referral fails validation.
     """
-
-    def __init__(self, status: int, issues: list[Issue]) -> None:
-        self.status = status
-        self.issues = issues
-        super().__init__("; ".join(str(i) for i in issues))
-
-    @classmethod
-    def one(cls, status: int, code: IssueCode, location: str, diagnostics: str) -> ReferralError:
-        """An error with one issue."""
-        return cls(status, [Issue(code, location, diagnostics)])
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from joinedup.access.audit import as_utc
-from joinedup.feeds.model import Issue, IssueCode, PersonDetails
+from joinedup.feeds.model import Issue, IssueCode, IssueError, PersonDetails
 from joinedup.identity.index import attach_source_record, source_record_id
 from joinedup.records.query import person_exists
 from joinedup.records.store import prepare_resources, store_resources
@@ -92,18 +92,9 @@ _s = tables.score
 _x = tables.escalation
 
 
-class WardError(ValueError):
-    """A ward action that cannot be done; nothing has been written. ``status`` is the HTTP
-    status to answer with; ``issues`` say what and where, never quoting patient data."""
-
-    def __init__(self, status: int, issues: list[Issue]) -> None:
-        self.status = status
-        self.issues = issues
-        super().__init__("; ".join(str(i) for i in issues))
-
-    @classmethod
-    def one(cls, status: int, code: IssueCode, location: str, diagnostics: str) -> WardError:
-        return cls(status, [Issue(code, location, diagnostics)])
+class WardError(IssueError):
+    """A ward action that cannot be done; nothing has been written (404 no such ward, stay
+    or person, 409 a conflict with the stay's state, 412 changed since read, 422 invalid)."""
 
 
 @dataclass(frozen=True)

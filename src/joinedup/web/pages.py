@@ -7,6 +7,7 @@ never anything about one patient.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -22,6 +23,7 @@ from joinedup.directory.store import (
     read_directory,
     read_registered_population,
 )
+from joinedup.feeds.model import Issue
 from joinedup.web import TEMPLATES_DIR
 
 router = APIRouter(include_in_schema=False)
@@ -372,6 +374,23 @@ def group_name(group: object) -> str:
     if group is False:
         return "Not Core20"
     return str(group)
+
+
+def form_errors(
+    issues: Iterable[Issue], fields: Iterable[str]
+) -> tuple[dict[str, str], list[dict[str, str | None]]]:
+    """A form's problems as the NHS.UK error pattern wants them: the message beside each
+    field (the first for it), and the error summary's entries, each linked to its field
+    when the issue is about one of ``fields``."""
+    known = frozenset(fields)
+    errors: dict[str, str] = {}
+    summary: list[dict[str, str | None]] = []
+    for issue in issues:
+        field = issue.location if issue.location in known else None
+        if field is not None:
+            errors.setdefault(field, issue.diagnostics)
+        summary.append({"href": f"#{field}" if field else None, "text": issue.diagnostics})
+    return errors, summary
 
 
 def long_date(day: date) -> str:

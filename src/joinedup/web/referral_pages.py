@@ -37,7 +37,7 @@ from joinedup.referrals.store import (
     service_statuses,
     set_service_status,
 )
-from joinedup.web.pages import templates
+from joinedup.web.pages import form_errors, templates
 from joinedup.web.record_pages import ROLE_NAMES, banner
 
 router = APIRouter(include_in_schema=False)
@@ -198,13 +198,7 @@ def _new_form(
     issues: list[Issue] | None = None,
     status_code: int = 200,
 ) -> Response:
-    errors: dict[str, str] = {}
-    summary: list[dict[str, str | None]] = []
-    for issue in issues or []:
-        field = issue.location if issue.location in FIELDS else None
-        if field is not None:
-            errors.setdefault(field, issue.diagnostics)
-        summary.append({"href": f"#{field}" if field else None, "text": issue.diagnostics})
+    errors, summary = form_errors(issues or [], FIELDS)
     services = sorted(((s.id, s.name) for s in access.centre.services.values()), key=lambda s: s[1])
     return templates.TemplateResponse(
         request,

@@ -34,7 +34,7 @@ from joinedup.referrals.self_referral import (
     self_referral_needs,
     submit,
 )
-from joinedup.web.pages import templates
+from joinedup.web.pages import form_errors, templates
 from joinedup.web.referral_pages import error_page, format_time, referral_context
 
 router = APIRouter(include_in_schema=False)
@@ -65,13 +65,7 @@ def _form_page(
     issues: list[Issue] | None = None,
     status_code: int = 200,
 ) -> Response:
-    errors: dict[str, str] = {}
-    summary: list[dict[str, str | None]] = []
-    for issue in issues or []:
-        field = issue.location if issue.location in FIELDS else None
-        if field is not None:
-            errors.setdefault(field, issue.diagnostics)
-        summary.append({"href": f"#{field}" if field else None, "text": issue.diagnostics})
+    errors, summary = form_errors(issues or [], FIELDS)
     return templates.TemplateResponse(
         request,
         "self_referral.html",

@@ -36,7 +36,7 @@ from joinedup.population.worklist import reidentify
 from joinedup.records.person import join
 from joinedup.referrals.model import ReferralError
 from joinedup.referrals.store import NewReferral, open_referral
-from joinedup.web.pages import templates
+from joinedup.web.pages import form_errors, templates
 from joinedup.web.population_pages import (
     CohortSummary,
     NoLake,
@@ -128,13 +128,7 @@ def _page(
     issues: list[Issue] | None = None,
     status_code: int = 200,
 ) -> Response:
-    errors: dict[str, str] = {}
-    summary: list[dict[str, str | None]] = []
-    for issue in issues or []:
-        field = issue.location if issue.location in FIELDS else None
-        if field is not None:
-            errors.setdefault(field, issue.diagnostics)
-        summary.append({"href": f"#{field}" if field else None, "text": issue.diagnostics})
+    errors, summary = form_errors(issues or [], FIELDS)
     services = (
         sorted(((s.id, s.name) for s in access.centre.services.values()), key=lambda s: s[1])
         if access is not None
