@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 logger = logging.getLogger(__name__)
 
 
-class Periodic:
+class Periodic(ABC):
     """Subclasses say what a round does (:meth:`round`) and name the thread."""
 
     name = "periodic"
@@ -20,8 +21,9 @@ class Periodic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def round(self) -> object:
-        raise NotImplementedError
+        """One round of the work, now (also called directly, e.g. by tests and the CLI)."""
 
     def start(self) -> None:
         """Start in the background (the first round after one interval)."""

@@ -84,13 +84,11 @@ def parse_observations(body: Any) -> tuple[list[ParsedReading], list[Issue]]:
 
 def _parse_one(o: dict[str, Any], where: str) -> tuple[list[ParsedReading], list[Issue]]:
     issues: list[Issue] = []
-    nhs = next(
-        (
-            str(i.get("value"))
-            for i in [((o.get("subject") or {}).get("identifier") or {})]
-            if i.get("system") == NHS_NUMBER_SYSTEM and i.get("value")
-        ),
-        None,
+    subject = (o.get("subject") or {}).get("identifier") or {}
+    nhs = (
+        str(subject["value"])
+        if subject.get("system") == NHS_NUMBER_SYSTEM and subject.get("value")
+        else None
     )
     if nhs is None:
         issues.append(

@@ -300,10 +300,28 @@ def admit_form(
     if referral:
         referred = _referral_to(session, referral, ward_id)
         form = {"referral_id": referred.id, "kind": "step-up", "care_plan": referred.summary}
+    return _admit_page(request, access, ward, form, {})
+
+
+def _admit_page(
+    request: Request,
+    access: WardAccess,
+    ward: Ward,
+    form: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    """The admission form, with what to fix (422) if ``errors``."""
     return templates.TemplateResponse(
         request,
         "ward_admit.html",
-        _context(access, ward=ward, form=form, errors={}, page_title=f"Admit to {ward.name}"),
+        _context(
+            access,
+            ward=ward,
+            form=form,
+            errors=errors,
+            page_title=("Error: " if errors else "") + f"Admit to {ward.name}",
+        ),
+        status_code=422 if errors else 200,
     )
 
 
@@ -368,18 +386,7 @@ def admit(
         else:
             person_key = found[0]
     if person_key is None:
-        return templates.TemplateResponse(
-            request,
-            "ward_admit.html",
-            _context(
-                access,
-                ward=ward,
-                form=form,
-                errors=errors,
-                page_title=f"Error: Admit to {ward.name}",
-            ),
-            status_code=422,
-        )
+        return _admit_page(request, access, ward, form, errors)
     session.rollback()
     now = datetime.now(UTC)
     try:
@@ -398,18 +405,8 @@ def admit(
     except WardError as error:
         access.guard.record(CARE, f"virtual ward admit {ward_id}", person_key, "error", str(error))
         if error.status == 422:
-            errors = {i.location: i.diagnostics for i in error.issues}
-            return templates.TemplateResponse(
-                request,
-                "ward_admit.html",
-                _context(
-                    access,
-                    ward=ward,
-                    form=form,
-                    errors=errors,
-                    page_title=f"Error: Admit to {ward.name}",
-                ),
-                status_code=422,
+            return _admit_page(
+                request, access, ward, form, {i.location: i.diagnostics for i in error.issues}
             )
         raise
     access.record(f"admitted {admission.id} to {ward_id}", person_key, "admitted")
